@@ -1,0 +1,3 @@
+from eqrobot.cli.main import main
+
+raise SystemExit(main())

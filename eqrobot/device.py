@@ -1,0 +1,38 @@
+"""Compute device selection, shared by the library, the CLI and the nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """The torch device to use and, when it differs from what was asked, why."""
+
+    device: str
+    note: str = ""
+
+
+def resolve_device(spec: str = "auto") -> DeviceChoice:
+    """``auto`` -> ``cuda`` when a GPU is usable, else ``cpu`` (with a note saying so).
+
+    ``cuda`` / ``cuda:N`` when no GPU is usable raises ``RuntimeError``: asking for a
+    GPU explicitly and silently getting a CPU would hide a broken install.
+    """
+    import torch
+
+    spec = (spec or "auto").strip().lower()
+    base = spec.split(":", 1)[0]
+    if base not in DEVICE_CHOICES:
+        raise ValueError(f"device must be one of {DEVICE_CHOICES} (or cuda:N), got '{spec}'")
+    if base == "cpu":
+        return DeviceChoice("cpu")
+    if torch.cuda.is_available():
+        return DeviceChoice("cuda" if base == "auto" else spec)
+    if base == "auto":
+        return DeviceChoice("cpu", "device 'auto': no CUDA device available, using CPU")
+    raise RuntimeError(
+        f"device '{spec}' requested but CUDA is not available "
+        f"(torch {torch.__version__}, built with CUDA: {torch.version.cuda or 'no'}); use 'auto' or 'cpu'")

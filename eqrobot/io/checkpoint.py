@@ -1,0 +1,51 @@
+"""Checkpoints and shipped weights as safetensors: tensors plus JSON metadata.
+
+Loading never unpickles anything, so a checkpoint from an untrusted source cannot
+run code. Writes are atomic, so a training run killed mid-save keeps its previous
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from eqrobot.io.atomic import atomic_write_bytes
+
+_META_KEY = "eqrobot"
+
+
+def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any] | None = None) -> Path:
+    """Save tensors (e.g. a ``state_dict``) and JSON-serialisable ``meta`` (config, step, metrics)."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    blob = st_save(tensors, metadata={_META_KEY: json.dumps(meta or {})})
+    return atomic_write_bytes(path, blob)
+
+
+def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``(tensors, meta)``; raises ``ValueError`` naming the file when it is not a valid checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    data = path.read_bytes()
+    try:
+        tensors = st_load(data)
+        meta = json.loads(_read_metadata(data).get(_META_KEY, "{}"))
+    except (SafetensorError, ValueError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a valid eqrobot checkpoint ({e})") from e
+    return {k: v.to(device) for k, v in tensors.items()}, meta
+
+
+def _read_metadata(data: bytes) -> dict[str, str]:
+    # safetensors layout: 8-byte little-endian header length, then a JSON header.
+    if len(data) < 8:
+        raise ValueError("file too short")
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    return header.get("__metadata__", {}) or {}

@@ -13,7 +13,7 @@ from setuptools import find_packages, setup
 PACKAGE = "eqrobot"
 
 # Nodes get their own executables (lib/eqrobot/<node>), as launch files expect.
-NODES = ["cloud_filter_node"]
+NODES = ["cloud_filter_node", "registration_node"]
 
 
 def share_tree(folder):
@@ -50,6 +50,9 @@ setup(
         "safetensors>=0.4",
         "pybullet>=3.2.5",
         "open3d>=0.18",  # needs the system library libusb-1.0-0 (make setup installs it)
+        "matplotlib>=3.7",
+        "rosbags>=0.10",  # reads and writes ROS 2 bags (sqlite3, MCAP) without ROS
+        "pymeshfix>=0.16",  # ships a real scan (StanfordBunny.ply) used by the demo and benchmark
     ],
     extras_require={
         "ros": [

@@ -15,6 +15,9 @@ COMMANDS = {
     "info": "eqrobot.cli.info",
     "transform": "eqrobot.cli.transform",
     "grid": "eqrobot.cli.grid",
+    "register": "eqrobot.cli.register",
+    "train": "eqrobot.cli.train",
+    "bench": "eqrobot.cli.bench",
     "demo": "eqrobot.cli.demo",
 }
 

@@ -24,6 +24,7 @@ from eqrobot.geometry.rotations import (
 )
 from eqrobot.geometry.transforms import (
     apply,
+    apply_rotation,
     check_transform,
     compose,
     interpolate,
@@ -43,7 +44,7 @@ from eqrobot.geometry.types import CameraIntrinsics, OccupancyMap, PointCloud
 
 __all__ = [
     "CameraIntrinsics", "OccupancyMap", "PointCloud", "SO2Grid", "SO3Grid",
-    "apply", "axis_angle_to_matrix", "axis_angle_to_quat", "check_transform", "compose",
+    "apply", "apply_rotation", "axis_angle_to_matrix", "axis_angle_to_quat", "check_transform", "compose",
     "geodesic_distance", "healpix_pix2ang", "interpolate", "invert", "make_transform",
     "matrix_to_axis_angle", "matrix_to_quat", "matrix_to_rpy", "quat_distance",
     "quat_multiply", "quat_to_axis_angle", "quat_to_matrix", "quat_to_rpy", "random_quats",

@@ -1,0 +1,1 @@
+"""Perception capabilities: registration (point clouds -> rigid transform), pose (image -> SO(3) density)."""

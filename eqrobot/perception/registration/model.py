@@ -1,0 +1,124 @@
+"""Rotation-invariant local descriptors: point-pair features in each point's Darboux
+frame, pooled by a small PointNet.
+
+Every input of the network is a length or a product of dot products between vectors
+that rotate together (offsets, normals), chosen so that it also does not change when
+either normal flips sign. The descriptor is therefore exactly invariant to any rotation
+and translation of the cloud, with no normal-orientation rule that could flip, and it
+is continuous in the points (unlike binned histograms such as FPFH); only resampling
+(different points) changes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+from torch import nn
+
+PPF_CHANNELS = 7
+
+
+@dataclass
+class DescriptorConfig:
+    neighbours: int = 48  # K nearest points within the patch radius
+    radius_voxels: float = 8.0  # patch radius in voxels
+    hidden: int = 64
+    dim: int = 32  # descriptor length
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def patch_neighbours(points: np.ndarray, k: int, radius: float, centres: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """For each centre (index into ``points``; all points by default): indices ``(M, k)``
+    of its nearest neighbours within ``radius`` (itself excluded) and a validity mask;
+    missing neighbours point to the centre itself."""
+    centres = np.arange(len(points)) if centres is None else np.asarray(centres)
+    kk = min(k + 1, len(points))
+    dist, idx = cKDTree(points).query(points[centres], k=kk, distance_upper_bound=radius)
+    dist, idx = dist[:, 1:], idx[:, 1:]
+    valid = np.isfinite(dist)
+    idx = np.where(valid, idx, centres[:, None])
+    if idx.shape[1] < k:
+        pad = k - idx.shape[1]
+        idx = np.concatenate([idx, np.repeat(centres[:, None], pad, axis=1)], axis=1)
+        valid = np.concatenate([valid, np.zeros((len(centres), pad), bool)], axis=1)
+    return idx.astype(np.int64), valid
+
+
+def point_pair_features(points, normals, idx, radius: float, centres=None) -> torch.Tensor:
+    """``(N, K, 7)`` features of each point i with its neighbours j.
+
+    With d = p_j - p_i, the Darboux frame u = n_i, v = d x u / |d x u|, w = u x v and
+    the neighbour's normal in it (a, b, c) = (n_j.u, n_j.v, n_j.w), h = d.u: flipping n_i
+    negates u, v, a, b, h and keeps w, c; flipping n_j negates a, b, c. The features
+    |d|, |h|, ab, ach, bch, a^2, c^2 are unchanged by both.
+    """
+    p = torch.as_tensor(points, dtype=torch.float32)
+    n = torch.as_tensor(normals, dtype=torch.float32)
+    idx = torch.as_tensor(idx)
+    ci = torch.arange(len(p)) if centres is None else torch.as_tensor(centres)
+    d = p[idx] - p[ci][:, None, :]
+    u = n[ci][:, None, :].expand_as(d)
+    v = torch.cross(d, u, dim=-1)
+    v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+    w = torch.cross(u, v, dim=-1)
+    nj = n[idx]
+    a, b, c = (nj * u).sum(-1), (nj * v).sum(-1), (nj * w).sum(-1)
+    h = (d * u).sum(-1) / radius
+    return torch.stack([d.norm(dim=-1) / radius, h.abs(), a * b, a * c * h, b * c * h, a * a, c * c], dim=-1)
+
+
+class DescriptorNet(nn.Module):
+    """(N, K, 7) pair features + (N, K) mask -> (N, dim) unit descriptors."""
+
+    def __init__(self, config: DescriptorConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or DescriptorConfig()
+        h = self.config.hidden
+        # Batch norm keeps the differences between points from vanishing behind a shared
+        # offset (without it the unit descriptors collapse to one direction early in training).
+        self.pair_mlp = nn.Sequential(
+            nn.Linear(PPF_CHANNELS, h // 2), nn.BatchNorm1d(h // 2), nn.ReLU(),
+            nn.Linear(h // 2, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Linear(h, h))
+        self.head = nn.Sequential(
+            nn.Linear(4 * h, 2 * h), nn.BatchNorm1d(2 * h), nn.ReLU(),
+            nn.Linear(2 * h, self.config.dim))
+
+    def forward(self, ppf: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        n, k, c = ppf.shape
+        f = self.pair_mlp(ppf.reshape(n * k, c)).reshape(n, k, -1)
+        # Pool over the whole patch and over its inner half: two scales of context.
+        inner = mask & (ppf[..., 0] < 0.5)
+        x = torch.cat([*_masked_pools(f, mask), *_masked_pools(f, inner)], dim=-1)
+        return nn.functional.normalize(self.head(x), dim=-1)
+
+
+def _masked_pools(f: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max and mean of ``f`` (N, K, C) over the neighbours where ``mask`` (N, K) holds (zeros if none)."""
+    m = mask.to(f.dtype)
+    count = m.sum(1, keepdim=True)
+    mean = torch.bmm(m.unsqueeze(1), f).squeeze(1) / count.clamp_min(1.0)
+    largest = f.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)
+    return torch.where(count > 0, largest, torch.zeros_like(largest)), mean
+
+
+@dataclass
+class DescriptorInputs:
+    ppf: torch.Tensor
+    mask: torch.Tensor
+
+
+def descriptor_inputs(points: np.ndarray, normals: np.ndarray, voxel: float, config: DescriptorConfig,
+                      centres: np.ndarray | None = None, normal_ok: np.ndarray | None = None) -> DescriptorInputs:
+    """Network inputs for the patches around ``centres`` (indices; every point by default).
+    Ill-defined normals (``normal_ok`` false) are zeroed: those points contribute distances only."""
+    if normal_ok is not None:
+        normals = np.where(normal_ok[:, None], normals, 0.0)
+    radius = config.radius_voxels * voxel
+    idx, valid = patch_neighbours(points, config.neighbours, radius, centres)
+    return DescriptorInputs(point_pair_features(points, normals, idx, radius, centres), torch.as_tensor(valid))

@@ -1,0 +1,171 @@
+"""Registration library: exact invariance of the descriptors, the robust estimator,
+matching, the registrar end to end with the shipped weights, training/resume."""
+
+import numpy as np
+import pytest
+import torch
+
+from eqrobot import geometry as g
+from eqrobot.io.samples import sample_cloud
+from eqrobot.perception.registration.data import make_pairs, partial_pair
+from eqrobot.perception.registration.estimator import kabsch, robust_rigid_fit
+from eqrobot.perception.registration.matching import match_descriptors
+from eqrobot.perception.registration.model import DescriptorNet, descriptor_inputs
+from eqrobot.perception.registration.preprocess import downsample, estimate_voxel_size, prepare_points
+from eqrobot.perception.registration.registrar import Registrar, RegistrarConfig, load_descriptor
+
+
+@pytest.fixture(scope="module")
+def shipped_net():
+    return load_descriptor(None, "cpu")
+
+
+def descriptors(net, points, voxel):
+    p = prepare_points(points, voxel, fpfh=False)
+    x = descriptor_inputs(p.points, p.normals, voxel, net.config, normal_ok=p.normal_ok)
+    with torch.no_grad():
+        return net(x.ppf, x.mask).numpy()
+
+
+@pytest.mark.parametrize("weights", ["random", "shipped"])
+def test_descriptors_are_exactly_rotation_invariant(weights, shipped_net):
+    net = DescriptorNet().eval() if weights == "random" else shipped_net
+    points = sample_cloud("duck", 6000, seed=0).points
+    voxel = estimate_voxel_size(points)
+    same_points = downsample(points, voxel)
+    ref = descriptors(net, same_points, voxel)
+    for T in g.random_transforms(4, max_translation=2.0, seed=11):
+        moved = descriptors(net, g.apply(T, same_points), voxel)
+        relative = np.linalg.norm(moved - ref, axis=1) / np.linalg.norm(ref, axis=1)
+        assert relative.max() < 1e-4
+
+
+def test_a_position_dependent_feature_would_fail_the_same_check():
+    # The check above can fail: raw coordinates, which a non-invariant network would see, change.
+    points = downsample(sample_cloud("duck", 6000, seed=0).points, 0.03)
+    T = g.random_transforms(1, seed=1)[0]
+    assert np.abs(g.apply(T, points) - points).max() > 1e-2
+
+
+def test_resampling_changes_descriptors_only_a_little(shipped_net):
+    """Re-voxelising a rotated cloud picks other points: measured, not exact. Matching on the
+    same object at two poses still finds mostly correct pairs."""
+    points = sample_cloud("bunny", 20000, seed=0).points
+    voxel = estimate_voxel_size(points)
+    T = g.random_transforms(1, max_translation=0.5, seed=3)[0]
+    a_pts = downsample(points, voxel)
+    b_pts = downsample(g.apply(T, points), voxel)
+    pairs, _ = match_descriptors(descriptors(shipped_net, a_pts, voxel), descriptors(shipped_net, b_pts, voxel))
+    err = np.linalg.norm(g.apply(T, a_pts[pairs[:, 0]]) - b_pts[pairs[:, 1]], axis=1)
+    assert np.mean(err < 2 * voxel) > 0.3
+
+
+def test_kabsch_recovers_an_exact_transform():
+    T = g.random_transforms(1, seed=5)[0]
+    src = np.random.default_rng(0).normal(size=(20, 3))
+    np.testing.assert_allclose(kabsch(src[None], g.apply(T, src)[None])[0], T, atol=1e-9)
+
+
+def test_robust_fit_with_nine_in_ten_matches_wrong():
+    rng = np.random.default_rng(1)
+    T = g.random_transforms(1, max_translation=1.0, seed=2)[0]
+    src = rng.uniform(-1, 1, (1000, 3))
+    tgt = g.apply(T, src) + rng.normal(0, 0.005, src.shape)
+    tgt[100:] = rng.uniform(-1, 1, (900, 3))
+    fit = robust_rigid_fit(src, tgt, 0.03)
+    assert np.degrees(g.rotation_error(fit.transform, T)) < 1.0
+    assert g.translation_error(fit.transform, T) < 0.01
+    assert set(range(100)) <= set(fit.inliers.tolist())
+    again = robust_rigid_fit(src, tgt, 0.03)
+    np.testing.assert_array_equal(again.transform, fit.transform)
+
+
+def test_robust_fit_needs_three_correspondences():
+    with pytest.raises(ValueError, match="at least 3"):
+        robust_rigid_fit(np.zeros((2, 3)), np.zeros((2, 3)), 0.1)
+
+
+def test_matching_prefers_mutual_and_distinctive_matches():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(50, 8))
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    perm = rng.permutation(50)
+    b = a[perm] + 0.01 * rng.normal(size=(50, 8))
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    pairs, scores = match_descriptors(a, b)
+    assert np.all(perm[pairs[:, 1]] == pairs[:, 0])
+    assert np.all(np.diff(scores) <= 1e-6) or len(pairs) == 50
+
+
+@pytest.fixture(scope="module")
+def bunny_pair():
+    return partial_pair("bunny_scan", 7, n_points=4096, noise_sigma=0.003)
+
+
+def test_registrar_registers_a_real_scan_deterministically(bunny_pair):
+    reg = Registrar(RegistrarConfig(method="eq", device="cpu"))
+    first = reg(bunny_pair.source, bunny_pair.target)
+    assert np.degrees(g.rotation_error(first.transform, bunny_pair.transform)) < 5
+    diameter = np.linalg.norm(np.ptp(bunny_pair.target, axis=0))
+    assert g.translation_error(first.transform, bunny_pair.transform) < 0.05 * diameter
+    assert first.converged and first.num_inliers >= reg.min_inliers
+    assert set(first.timings) >= {"preprocess", "features", "match", "estimate", "refine"}
+    second = reg(bunny_pair.source, bunny_pair.target)
+    np.testing.assert_array_equal(second.transform, first.transform)
+    assert set(first.to_json()) >= {"transform", "fitness", "inlier_rmse", "converged", "method", "time_s"}
+
+
+def test_unrelated_clouds_are_not_reported_as_converged():
+    reg = Registrar(RegistrarConfig(method="eq", device="cpu"))
+    rng = np.random.default_rng(0)
+    bunny = sample_cloud("bunny", 5000, seed=1).points
+    blob = rng.normal(size=(5000, 3)) * np.ptp(bunny, axis=0) / 4
+    assert not reg(blob, bunny).converged
+
+
+@pytest.mark.parametrize("method", ["fpfh", "fgr", "icp"])
+def test_baselines_share_the_interface(method, bunny_pair):
+    result = Registrar(RegistrarConfig(method=method))(bunny_pair.source, bunny_pair.target)
+    assert result.method == method and result.transform.shape == (4, 4)
+    g.check_transform(result.transform)
+
+
+def test_icp_from_a_good_initial_guess(bunny_pair):
+    T0 = g.compose(bunny_pair.transform, g.make_transform(g.rpy_to_matrix([0.05, -0.03, 0.04])))
+    result = Registrar(RegistrarConfig(method="icp"))(bunny_pair.source, bunny_pair.target, init=T0)
+    assert np.degrees(g.rotation_error(result.transform, bunny_pair.transform)) < 2
+
+
+def test_bad_inputs_raise_clear_errors():
+    reg = Registrar(RegistrarConfig(method="fpfh"))
+    line = np.c_[np.linspace(0, 1, 500), np.zeros(500), np.zeros(500)]
+    cloud = sample_cloud("bunny", 2000, seed=0).points
+    with pytest.raises(ValueError, match="line"):
+        reg(line + 1e-9, cloud)
+    with pytest.raises(ValueError, match="need at least 20"):
+        reg(cloud[:5], cloud)
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        reg(np.zeros((10, 2)), cloud)
+    with pytest.raises(ValueError, match="method"):
+        RegistrarConfig(method="teaser")
+
+
+def test_training_writes_checkpoints_and_resumes(tmp_path):
+    from eqrobot.perception.registration.train import TrainConfig, train
+
+    def tiny(kind, split, n, seed):
+        return make_pairs(kind, split, min(n, 2), seed)
+
+    cfg = TrainConfig(train_pairs=4, val_pairs=2, steps=4, checkpoint_every=2, validate_every=2, anchors=64)
+    best = train(tmp_path, cfg, pair_source=tiny)
+    assert best.exists() and (tmp_path / "last.safetensors").exists()
+    assert (tmp_path / "training.png").stat().st_size > 1000
+    net = load_descriptor(best, "cpu")
+    assert isinstance(net, DescriptorNet)
+
+    from eqrobot.io.checkpoint import load_checkpoint
+
+    cfg.steps = 6
+    train(tmp_path, cfg, pair_source=tiny)
+    _, meta = load_checkpoint(tmp_path / "last.safetensors")
+    assert meta["step"] == 6 and len(meta["history"]["loss"]) == 6

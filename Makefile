@@ -9,12 +9,13 @@ STAMP := $(VENV)/.eqrobot-installed
 APT_PACKAGES := libusb-1.0-0
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv test lint pytest demo clean-venv help
+.PHONY: setup apt venv test lint pytest demo bench clean-venv help
 
 help:
 	@echo "make setup  - create $(VENV), install system libraries and eqrobot[ros,test] (idempotent)"
 	@echo "make test   - setup, then ruff and the whole test suite (what CI runs)"
 	@echo "make demo   - setup, then the end-to-end demo (eqrobot demo)"
+	@echo "make bench  - setup, then the benchmarks (long; writes bench/)"
 
 setup: apt $(STAMP)
 
@@ -56,6 +57,9 @@ test: setup
 
 demo: setup
 	$(VENV)/bin/eqrobot demo
+
+bench: setup
+	$(VENV)/bin/eqrobot bench registration --out bench
 
 clean-venv:
 	rm -rf $(VENV)

@@ -10,7 +10,8 @@ from sensor_msgs.msg import PointCloud2
 from eqrobot import geometry as g
 from eqrobot.geometry.types import PointCloud
 from eqrobot.io.cloud_files import write_cloud
-from eqrobot.perception.registration.data import partial_pair
+from eqrobot.io.samples import sample_surface
+from eqrobot.perception.registration.data import load_mesh, raycast_view
 from eqrobot.resources import share_file
 from eqrobot.ros.convert import cloud_to_pointcloud2, pose_stamped_to_matrix
 from eqrobot.ros.diagnostics import status_values
@@ -21,9 +22,12 @@ PARAMS = share_file("config/registration.yaml")
 
 
 def test_model_mode_returns_the_pose_of_the_scan_in_the_reference_frame(tmp_path, ros_client, ros_env):
-    pair = partial_pair("bunny_scan", 11, n_points=4096, noise_sigma=0.003)
+    mesh = load_mesh("bunny_scan")
+    model, _ = sample_surface(mesh, 8000, seed=0)
+    T_true = g.random_transforms(1, max_translation=0.5, seed=2)[0]
+    view = g.apply(g.invert(T_true), raycast_view(mesh, np.array([1.5, 0.3, 0.5]), seed=2))
     reference = tmp_path / "reference.ply"
-    write_cloud(reference, PointCloud(pair.target))
+    write_cloud(reference, PointCloud(model))
     overrides = {"mode": "model", "reference_file": str(reference), "reference_frame": "part",
                  "diagnostics_period": 0.2, "input_reliability": "reliable"}
     with NodeProcess("eqrobot.ros.registration_node", PARAMS, overrides, env=ros_env) as node:
@@ -34,11 +38,11 @@ def test_model_mode_returns_the_pose_of_the_scan_in_the_reference_frame(tmp_path
         diags = ros_client.collect(DiagnosticArray, "/diagnostics")
         assert ros_client.wait_for_subscribers(pub, timeout=60), node.output()
 
-        scan = cloud_to_pointcloud2(PointCloud(pair.source, frame_id="camera"))
+        scan = cloud_to_pointcloud2(PointCloud(view, frame_id="camera"))
         scan.header.stamp.sec = 5
         assert ros_client.publish_until(pub, scan, lambda: poses, 60, period=2.0), node.output()
         T = pose_stamped_to_matrix(poses[0])
-        assert np.degrees(g.rotation_error(T, pair.transform)) < 5
+        assert np.degrees(g.rotation_error(T, T_true)) < 3
         assert poses[0].header.frame_id == "part" and poses[0].header.stamp.sec == 5
         assert ros_client.spin_until(lambda: transforms and aligned, 10)
         assert transforms[0].child_frame_id == "camera"

@@ -25,6 +25,8 @@ class RobustFit:
     # ``distinct_deg``, relative to the chosen one's: near 1 means two different poses
     # explain the matches equally well (a symmetric object, a repetitive scene).
     ambiguity: float = 0.0
+    # Up to ``alternatives`` clearly different runner-up hypotheses, best first (B, 4, 4).
+    alternatives: np.ndarray | None = None
 
 
 def kabsch(src: np.ndarray, tgt: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -60,7 +62,7 @@ def _pairwise_distances(p: np.ndarray) -> np.ndarray:
 
 def robust_rigid_fit(src_pts: np.ndarray, tgt_pts: np.ndarray, inlier_threshold: float,
                      n_seeds: int = 100, consensus: int = 30, refinements: int = 3,
-                     distinct_deg: float = 10.0) -> RobustFit:
+                     distinct_deg: float = 10.0, alternatives: int = 0) -> RobustFit:
     """Fit the rigid transform supported by most correspondences ``src_pts[i] <-> tgt_pts[i]``."""
     src = np.asarray(src_pts, dtype=np.float64)
     tgt = np.asarray(tgt_pts, dtype=np.float64)
@@ -85,6 +87,7 @@ def robust_rigid_fit(src_pts: np.ndarray, tgt_pts: np.ndarray, inlier_threshold:
     cos = (np.einsum("bij,ij->b", T[:, :3, :3], T[best, :3, :3]) - 1.0) / 2.0
     distinct = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))) > distinct_deg
     ambiguity = float(inlier_counts[distinct].max() / max(inlier_counts[best], 1)) if distinct.any() else 0.0
+    runners_up = _distinct_runners_up(T, inlier_counts, best, distinct_deg, alternatives)
 
     for _ in range(refinements):
         mask = _residuals(T_best, src, tgt)[0] < inlier_threshold
@@ -94,4 +97,16 @@ def robust_rigid_fit(src_pts: np.ndarray, tgt_pts: np.ndarray, inlier_threshold:
     res = _residuals(T_best, src, tgt)[0]
     inliers = np.nonzero(res < inlier_threshold)[0]
     rmse = float(np.sqrt(np.mean(res[inliers] ** 2))) if len(inliers) else float("inf")
-    return RobustFit(T_best[0], inliers, rmse, ambiguity)
+    return RobustFit(T_best[0], inliers, rmse, ambiguity, runners_up)
+
+
+def _distinct_runners_up(T: np.ndarray, counts: np.ndarray, best: int, distinct_deg: float, k: int) -> np.ndarray:
+    """The ``k`` best-supported hypotheses more than ``distinct_deg`` from each other and from the best."""
+    chosen = [best]
+    for i in np.argsort(-counts, kind="stable"):
+        if len(chosen) > k:
+            break
+        cos = (np.einsum("bij,ij->b", T[chosen, :3, :3], T[i, :3, :3]) - 1.0) / 2.0
+        if np.all(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))) > distinct_deg):
+            chosen.append(int(i))
+    return T[chosen[1:]]

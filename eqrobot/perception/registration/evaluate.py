@@ -2,7 +2,8 @@
 
 A pair counts as registered when the rotation error is under 5 deg and the translation
 error under 5 % of the object's diameter. Each method runs twice on every pair; the
-result is deterministic when both runs give the same transform.
+result is deterministic when both runs give the same transform up to floating-point
+rounding (1e-6 deg, 1e-6 of the diameter: Open3D's parallel loops sum in varying order).
 """
 
 from __future__ import annotations
@@ -43,12 +44,14 @@ def pair_diameter(pair: RegistrationPair) -> float:
 def run_pair(registrar: Registrar, pair: RegistrationPair, repeats: int = 2) -> PairOutcome:
     results = [registrar(pair.source, pair.target) for _ in range(repeats)]
     first = results[0]
-    same = all(np.array_equal(r.transform, first.transform) for r in results[1:])
+    diameter = pair_diameter(pair)
+    same = all(np.degrees(rotation_error(r.transform, first.transform)) < 1e-6
+               and translation_error(r.transform, first.transform) < 1e-6 * diameter for r in results[1:])
     return PairOutcome(
         name=pair.name,
         rre_deg=float(np.degrees(rotation_error(first.transform, pair.transform))),
         rte=float(translation_error(first.transform, pair.transform)),
-        diameter=pair_diameter(pair),
+        diameter=diameter,
         time_s=float(np.median([r.time_s for r in results])),
         converged=first.converged,
         deterministic=same,

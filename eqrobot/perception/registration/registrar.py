@@ -35,12 +35,15 @@ class RegistrarConfig:
     method: str = "eq"
     voxel: float | None = None  # metres; None: estimated from the target cloud
     weights: str | None = None  # None: the shipped weights
-    descriptor: str = "learned"  # learned | fpfh (ablation: our estimator on FPFH matches)
+    descriptor: str = "learned"  # learned | fpfh (ablation: our estimator on FPFH matches) | hybrid (both)
     device: str = "auto"
     max_matches: int = 1000
     top_k: int = 1  # target candidates proposed per source point
     keypoints: int = 1000  # points per cloud that get a descriptor (all points still form the patches)
     inlier_voxels: float = 2.5  # correspondence inlier distance, in voxels
+    seeds: int = 100  # consensus sets grown by the robust fit
+    consensus: int = 30  # correspondences per consensus set
+    alternatives: int = 3  # clearly different runner-up poses also refined; the best geometric fit wins
     icp: bool = True
     icp_voxels: float = 1.5  # ICP correspondence distance, in voxels
     seed: int = 0  # used only by Open3D RANSAC ('fpfh')
@@ -54,8 +57,8 @@ class RegistrarConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got '{self.method}'")
-        if self.descriptor not in ("learned", "fpfh"):
-            raise ValueError(f"descriptor must be 'learned' or 'fpfh', got '{self.descriptor}'")
+        if self.descriptor not in ("learned", "fpfh", "hybrid"):
+            raise ValueError(f"descriptor must be 'learned', 'fpfh' or 'hybrid', got '{self.descriptor}'")
         if self.voxel is not None and not self.voxel > 0:
             raise ValueError(f"voxel must be positive, got {self.voxel}")
 
@@ -88,7 +91,7 @@ class Registrar:
         self.device = resolve_device(self.config.device).device
         self.net = None
         calibrated = {}
-        if self.config.method == "eq" and self.config.descriptor == "learned":
+        if self.config.method == "eq" and self.config.descriptor in ("learned", "hybrid"):
             self.net = load_descriptor(self.config.weights, self.device)
             calibrated = self.net.acceptance
         self.min_inliers = self.config.min_inliers or calibrated.get("min_inliers", 12)
@@ -104,7 +107,7 @@ class Registrar:
 
     def prepare(self, cloud, voxel: float) -> PreparedCloud:
         method = self.config.method
-        needs_fpfh = method in ("fpfh", "fgr") or (method == "eq" and self.net is None)
+        needs_fpfh = method in ("fpfh", "fgr") or (method == "eq" and self.config.descriptor != "learned")
         return prepare(_points(cloud), voxel, fpfh=needs_fpfh)
 
     def keypoint_indices(self, p: PreparedCloud) -> np.ndarray:
@@ -113,11 +116,15 @@ class Registrar:
             return np.arange(len(p))
         return np.sort(np.random.default_rng(0).choice(len(p), self.config.keypoints, replace=False))
 
+    @staticmethod
+    def describe_fpfh(p: PreparedCloud, keys: np.ndarray) -> np.ndarray:
+        f = p.fpfh[keys]
+        return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+
     @torch.no_grad()
     def describe(self, p: PreparedCloud, keys: np.ndarray) -> np.ndarray:
         if self.net is None:
-            f = p.fpfh[keys]
-            return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+            return self.describe_fpfh(p, keys)
         x = descriptor_inputs(p.points, p.normals, p.voxel, self.net.config, keys, p.normal_ok)
         return self.net(x.ppf.to(self.device), x.mask.to(self.device)).cpu().numpy()
 
@@ -140,39 +147,52 @@ class Registrar:
         timings: dict[str, float] = {}
         num_inliers, ambiguity = -1, 0.0
         if method == "eq":
-            T, num_inliers, ambiguity = self._global_eq(src, tgt, timings)
+            candidates, num_inliers, ambiguity = self._global_eq(src, tgt, timings)
         elif method == "fpfh":
             T, timings["global"] = baselines.fpfh_ransac(src, tgt, self.config.seed)
+            candidates = [T]
         elif method == "fgr":
             T, timings["global"] = baselines.fgr(src, tgt)
+            candidates = [T]
         else:
             T, timings["global"] = baselines.icp_only(src, tgt, init)
-        T, fitness, rmse = self._refine(src, tgt, T, init if method != "icp" else None, timings)
+            candidates = [T]
+        if init is not None and method != "icp":
+            candidates.append(np.asarray(init, dtype=np.float64))
+        T, fitness, rmse = self._refine(src, tgt, candidates, timings)
         if num_inliers < 0:
             num_inliers = int(round(fitness * len(src)))
         converged = (num_inliers >= self.min_inliers and fitness >= self.min_fitness
                      and ambiguity <= self.max_ambiguity)
         return RegistrationResult(T, fitness, rmse, num_inliers, converged, method, timings, src.voxel, ambiguity)
 
-    def _global_eq(self, src: PreparedCloud, tgt: PreparedCloud, timings: dict) -> tuple[np.ndarray, int, float]:
+    def _global_eq(self, src: PreparedCloud, tgt: PreparedCloud, timings: dict) -> tuple[list, int, float]:
+        """Pose candidates (the best-supported first, then clearly different runners-up),
+        the best one's inlier count and the ambiguity."""
         t = time.perf_counter()
         k_src, k_tgt = self.keypoint_indices(src), self.keypoint_indices(tgt)
         d_src, d_tgt = self.describe(src, k_src), self.describe(tgt, k_tgt)
         timings["features"] = time.perf_counter() - t
         t = time.perf_counter()
         pairs, _ = match_descriptors(d_src, d_tgt, self.config.max_matches, self.config.top_k)
+        if self.config.descriptor == "hybrid":
+            more, _ = match_descriptors(self.describe_fpfh(src, k_src), self.describe_fpfh(tgt, k_tgt),
+                                        self.config.max_matches, self.config.top_k)
+            pairs = np.unique(np.concatenate([pairs, more]), axis=0)
         timings["match"] = time.perf_counter() - t
         t = time.perf_counter()
         fit = robust_rigid_fit(src.points[k_src[pairs[:, 0]]], tgt.points[k_tgt[pairs[:, 1]]],
-                               self.config.inlier_voxels * src.voxel)
+                               self.config.inlier_voxels * src.voxel, self.config.seeds, self.config.consensus,
+                               alternatives=self.config.alternatives)
         timings["estimate"] = time.perf_counter() - t
-        return fit.transform, len(fit.inliers), fit.ambiguity
+        alternatives = [] if fit.alternatives is None else list(fit.alternatives)
+        return [fit.transform, *alternatives], len(fit.inliers), fit.ambiguity
 
-    def _refine(self, src: PreparedCloud, tgt: PreparedCloud, T: np.ndarray, init: np.ndarray | None,
-                timings: dict) -> tuple[np.ndarray, float, float]:
+    def _refine(self, src: PreparedCloud, tgt: PreparedCloud, candidates: list, timings: dict
+                ) -> tuple[np.ndarray, float, float]:
+        """Refine every candidate pose; keep the one that fits the geometry best (ICP fitness)."""
         t = time.perf_counter()
         distance = self.config.icp_voxels * src.voxel
-        candidates = [T] if init is None else [T, np.asarray(init, dtype=np.float64)]
         best = None
         for cand in candidates:
             if self.config.icp:

@@ -118,22 +118,30 @@ def _lr(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(step / max(cfg.steps, 1), 1.0)))
 
 
+def mixed_pairs(split: str, n: int, seed: int, pair_source=None) -> list[RegistrationPair]:
+    """Ray-cast partial views and RPM-Net-style crops, half each."""
+    from eqrobot.perception.registration.data import make_pairs
+
+    make = pair_source or make_pairs
+    return make("partial", split, n - n // 2, seed) + make("rpmnet", split, n // 2, seed)
+
+
+def val_pairs(n: int, seed: int) -> list[RegistrationPair]:
+    """The held-out pairs training validates and calibrates on."""
+    return mixed_pairs("val", n, seed)
+
+
 def train(out_dir: str | Path, cfg: TrainConfig, desc: DescriptorConfig | None = None,
           pair_source=None) -> Path:
     """Train, writing ``out_dir/last.safetensors`` (resumable), ``descriptor.safetensors``
     (final weights with calibrated acceptance thresholds), ``history.json`` and
     ``training.png``. Returns the weights' path."""
-    from eqrobot.perception.registration.data import make_pairs
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     desc = desc or DescriptorConfig()
     torch.manual_seed(cfg.seed)
-    make = pair_source or make_pairs
-
     def both_kinds(split: str, n: int, seed: int) -> list[RegistrationPair]:
-        # Ray-cast partial views and RPM-Net-style crops, half each.
-        return make("partial", split, n - n // 2, seed) + make("rpmnet", split, n // 2, seed)
+        return mixed_pairs(split, n, seed, pair_source)
 
     train_samples = make_samples(both_kinds("train", cfg.train_pairs, cfg.seed), desc, cfg.positive_voxels,
                                  "training")
@@ -235,12 +243,16 @@ def plot_history(history: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def calibrate_acceptance(weights: Path, pairs: list[RegistrationPair], min_precision: float = 0.95) -> dict:
-    """Choose the ``converged`` thresholds (inlier count, fitness, ambiguity) on held-out
-    pairs: the thresholds that accept the most correct registrations while at least
-    ``min_precision`` of the accepted ones are correct (or, when no threshold reaches
-    that, the most precise ones that still accept a quarter of the correct ones).
-    Stored in the weights' metadata."""
+def calibrate_acceptance(weights: Path, pairs: list[RegistrationPair]) -> dict:
+    """Choose the ``converged`` thresholds on held-out pairs: the inlier floor and fitness
+    with the best F1 score of precision (accepted results that are right) and recall
+    (right results that are accepted). Stored in the weights' metadata.
+
+    Inlier counts scale with cloud size and overlap, so they only set a floor against
+    chance agreement. The ambiguity is reported but does not gate: on symmetric objects
+    a wrong pose fits the geometry as well as the right one, and no threshold on it
+    separated them on the validation pairs.
+    """
     from eqrobot.perception.registration.evaluate import RRE_DEG, RTE_DIAMETER_SHARE, pair_diameter
     from eqrobot.perception.registration.registrar import Registrar, RegistrarConfig
 
@@ -251,23 +263,19 @@ def calibrate_acceptance(weights: Path, pairs: list[RegistrationPair], min_preci
         r = reg(pair.source, pair.target)
         ok = (np.degrees(rotation_error(r.transform, pair.transform)) < RRE_DEG
               and translation_error(r.transform, pair.transform) < RTE_DIAMETER_SHARE * pair_diameter(pair))
-        rows.append((r.num_inliers, r.fitness, r.ambiguity, ok))
-    inliers, fitness, ambiguity, ok = (np.array(c) for c in zip(*rows, strict=True))
-    best, best_key = {}, None
-    for n_min in range(3, 61, 3):
-        for f_min in np.arange(0.0, 0.61, 0.05):
-            for a_max in np.arange(0.3, 1.01, 0.05):
-                accepted = (inliers >= n_min) & (fitness >= f_min) & (ambiguity <= a_max)
-                if not accepted.any():
-                    continue
-                precision = float(ok[accepted].mean())
-                recall = float((accepted & ok).sum() / max(ok.sum(), 1))
-                meets = precision >= min_precision
-                key = (meets, recall if meets else (recall >= 0.25), precision, recall)
-                if best_key is None or key > best_key:
-                    best_key = key
-                    best = {"min_inliers": n_min, "min_fitness": round(float(f_min), 2),
-                            "max_ambiguity": round(float(a_max), 2), "precision": precision, "recall": recall}
+        rows.append((r.num_inliers, r.fitness, ok))
+    inliers, fitness, ok = (np.array(c) for c in zip(*rows, strict=True))
+    best, best_f1 = {}, -1.0
+    for n_min in range(6, 16, 3):
+        for f_min in np.arange(0.0, 0.91, 0.05):
+            accepted = (inliers >= n_min) & (fitness >= f_min)
+            precision = float(ok[accepted].mean()) if accepted.any() else 0.0
+            recall = float((accepted & ok).sum() / max(ok.sum(), 1))
+            f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+            if f1 > best_f1:
+                best_f1 = f1
+                best = {"min_inliers": n_min, "min_fitness": round(float(f_min), 2), "max_ambiguity": 1.0,
+                        "precision": precision, "recall": recall}
     best["pairs"] = len(rows)
     tensors, meta = load_checkpoint(weights)
     meta["acceptance"] = best

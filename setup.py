@@ -53,6 +53,7 @@ setup(
         "matplotlib>=3.7",
         "rosbags>=0.10",  # reads and writes ROS 2 bags (sqlite3, MCAP) without ROS
         "pymeshfix>=0.16",  # ships a real scan (StanfordBunny.ply) used by the demo and benchmark
+        "trimesh>=4",  # generated training and benchmark shapes
     ],
     extras_require={
         "ros": [

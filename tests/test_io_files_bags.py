@@ -12,7 +12,6 @@ from sensor_msgs.msg import PointCloud2, PointField
 
 from eqrobot.geometry.transforms import random_transforms
 from eqrobot.geometry.types import PointCloud
-from eqrobot.io.bags import POINTCLOUD2, BagError, iter_clouds, list_topics, write_cloud_bag
 from eqrobot.io.cloud_files import (
     CLOUD_EXTENSIONS,
     WRITABLE_EXTENSIONS,
@@ -21,6 +20,7 @@ from eqrobot.io.cloud_files import (
     write_cloud,
 )
 from eqrobot.io.trajectory import read_tum, write_tum
+from eqrobot.ros.bags import POINTCLOUD2, BagError, iter_clouds, list_topics, write_cloud_bag
 from eqrobot.ros.convert import cloud_to_pointcloud2, make_header
 from eqrobot.ros.convert.header import byte_array
 

@@ -10,11 +10,11 @@ import pytest
 
 from eqrobot import geometry as g
 from eqrobot.geometry.types import PointCloud
-from eqrobot.io.bags import write_cloud_bag
 from eqrobot.io.cloud_files import read_cloud, write_cloud
 from eqrobot.io.samples import sample_cloud
 from eqrobot.io.trajectory import read_tum
 from eqrobot.perception.registration.data import partial_pair
+from eqrobot.ros.bags import write_cloud_bag
 
 
 def eqrobot(*args, timeout=300):

@@ -177,8 +177,8 @@ def run_batch(args) -> int:
 
 
 def run_bag(args) -> int:
-    from eqrobot.io.bags import iter_clouds
     from eqrobot.perception.registration.odometry import run_odometry
+    from eqrobot.ros.bags import iter_clouds
 
     if not args.topic or not args.out:
         raise CliError("--bag needs --topic and --out traj.txt")

@@ -1,1 +1,2 @@
-"""ROS 2 adapters: message bridge, node base and nodes. The only package that imports rclpy."""
+"""ROS 2 adapters: message bridge, bags, node base and nodes. The only package that imports rclpy
+or ROS message classes."""

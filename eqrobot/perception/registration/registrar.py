@@ -35,7 +35,7 @@ class RegistrarConfig:
     method: str = "eq"
     voxel: float | None = None  # metres; None: estimated from the target cloud
     weights: str | None = None  # None: the shipped weights
-    descriptor: str = "learned"  # learned | fpfh (ablation: our estimator on FPFH matches) | hybrid (both)
+    descriptor: str = "learned"  # learned | fpfh (ablation: our estimator on FPFH matches)
     device: str = "auto"
     max_matches: int = 1000
     top_k: int = 1  # target candidates proposed per source point
@@ -57,8 +57,8 @@ class RegistrarConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got '{self.method}'")
-        if self.descriptor not in ("learned", "fpfh", "hybrid"):
-            raise ValueError(f"descriptor must be 'learned', 'fpfh' or 'hybrid', got '{self.descriptor}'")
+        if self.descriptor not in ("learned", "fpfh"):
+            raise ValueError(f"descriptor must be 'learned' or 'fpfh', got '{self.descriptor}'")
         if self.voxel is not None and not self.voxel > 0:
             raise ValueError(f"voxel must be positive, got {self.voxel}")
 
@@ -91,7 +91,7 @@ class Registrar:
         self.device = resolve_device(self.config.device).device
         self.net = None
         calibrated = {}
-        if self.config.method == "eq" and self.config.descriptor in ("learned", "hybrid"):
+        if self.config.method == "eq" and self.config.descriptor == "learned":
             self.net = load_descriptor(self.config.weights, self.device)
             calibrated = self.net.acceptance
         self.min_inliers = self.config.min_inliers or calibrated.get("min_inliers", 12)
@@ -116,15 +116,11 @@ class Registrar:
             return np.arange(len(p))
         return np.sort(np.random.default_rng(0).choice(len(p), self.config.keypoints, replace=False))
 
-    @staticmethod
-    def describe_fpfh(p: PreparedCloud, keys: np.ndarray) -> np.ndarray:
-        f = p.fpfh[keys]
-        return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
-
     @torch.no_grad()
     def describe(self, p: PreparedCloud, keys: np.ndarray) -> np.ndarray:
         if self.net is None:
-            return self.describe_fpfh(p, keys)
+            f = p.fpfh[keys]
+            return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
         x = descriptor_inputs(p.points, p.normals, p.voxel, self.net.config, keys, p.normal_ok)
         return self.net(x.ppf.to(self.device), x.mask.to(self.device)).cpu().numpy()
 
@@ -175,10 +171,6 @@ class Registrar:
         timings["features"] = time.perf_counter() - t
         t = time.perf_counter()
         pairs, _ = match_descriptors(d_src, d_tgt, self.config.max_matches, self.config.top_k)
-        if self.config.descriptor == "hybrid":
-            more, _ = match_descriptors(self.describe_fpfh(src, k_src), self.describe_fpfh(tgt, k_tgt),
-                                        self.config.max_matches, self.config.top_k)
-            pairs = np.unique(np.concatenate([pairs, more]), axis=0)
         timings["match"] = time.perf_counter() - t
         t = time.perf_counter()
         fit = robust_rigid_fit(src.points[k_src[pairs[:, 0]]], tgt.points[k_tgt[pairs[:, 1]]],

@@ -10,7 +10,7 @@ from eqrobot.io.samples import sample_cloud, sample_surface
 from eqrobot.perception.registration.data import load_mesh, make_pairs, partial_pair, raycast_view
 from eqrobot.perception.registration.estimator import kabsch, robust_rigid_fit
 from eqrobot.perception.registration.matching import match_descriptors
-from eqrobot.perception.registration.model import DescriptorNet, descriptor_inputs
+from eqrobot.perception.registration.model import DescriptorNet, descriptor_inputs, fold_batch_norm, patch_neighbours
 from eqrobot.perception.registration.preprocess import downsample, estimate_voxel_size, prepare_points
 from eqrobot.perception.registration.registrar import Registrar, RegistrarConfig, load_descriptor
 
@@ -38,6 +38,29 @@ def test_descriptors_are_exactly_rotation_invariant(weights, shipped_net):
         moved = descriptors(net, g.apply(T, same_points), voxel)
         relative = np.linalg.norm(moved - ref, axis=1) / np.linalg.norm(ref, axis=1)
         assert relative.max() < 1e-4
+
+
+def test_folding_batch_norm_keeps_the_descriptors():
+    torch.manual_seed(0)
+    net = DescriptorNet()
+    for bn in (m for m in net.modules() if isinstance(m, torch.nn.BatchNorm1d)):
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.data.uniform_(0.5, 2)
+        bn.bias.data.uniform_(-1, 1)
+    points = downsample(sample_cloud("duck", 3000, seed=0).points, 0.02)
+    ref = descriptors(net.eval(), points, 0.02)
+    folded = fold_batch_norm(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in folded.modules())
+    np.testing.assert_allclose(descriptors(folded, points, 0.02), ref, atol=1e-5)
+
+
+def test_strided_patches_reach_further_for_the_same_cost():
+    points = downsample(sample_cloud("bunny", 20000, seed=0).points, 0.01)
+    near, _ = patch_neighbours(points, 32, 1.0, np.arange(10))
+    wide, _ = patch_neighbours(points, 32, 1.0, np.arange(10), stride=3)
+    reach = [np.linalg.norm(points[idx] - points[np.arange(10)][:, None], axis=-1).max(1) for idx in (near, wide)]
+    assert wide.shape == near.shape and np.all(reach[1] > 1.4 * reach[0])
 
 
 def test_a_position_dependent_feature_would_fail_the_same_check():
@@ -181,3 +204,11 @@ def test_training_writes_checkpoints_and_resumes(tmp_path):
     train(tmp_path, cfg, pair_source=tiny)
     _, meta = load_checkpoint(tmp_path / "last.safetensors")
     assert meta["step"] == 6 and len(meta["history"]["loss"]) == 6
+    snapshots = sorted(p.name for p in tmp_path.glob("step_*.safetensors"))
+    assert snapshots == ["step_00002.safetensors", "step_00004.safetensors", "step_00006.safetensors"]
+
+    from eqrobot.perception.registration.train import select_snapshot
+
+    chosen, recalls = select_snapshot(tmp_path, n_pairs=2)
+    assert set(recalls) == {*snapshots, "descriptor.safetensors"} and chosen.parent == tmp_path
+    assert recalls[chosen.name] == max(recalls.values())

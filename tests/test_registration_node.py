@@ -1,5 +1,6 @@
 """registration_node as its own process over DDS: model mode returns the known pose;
-bad clouds are rejected and counted while the node keeps working."""
+odometry mode chains scan-to-scan motions into the sensor's pose; bad clouds are
+rejected and counted while the node keeps working."""
 
 import numpy as np
 import pytest
@@ -66,4 +67,35 @@ def test_model_mode_without_reference_fails_configuration_but_stays_up(ros_clien
         assert ros_client.spin_until(lambda: diags, 60), node.output()
         status = diags[-1].status[0]
         assert status.level == status.ERROR and "reference_file" in status.message
+        assert node.alive()
+
+
+def test_odometry_mode_accumulates_the_sensor_motion(ros_client, ros_env):
+    """Three scans of a static object (each a fresh surface sample, in the moving sensor's
+    frame): the pose published for the last scan is the sensor's motion since the first."""
+    mesh = load_mesh("bunny_scan")
+    axis = np.array([0.2, 0.3, 0.93]) / np.linalg.norm([0.2, 0.3, 0.93])
+    step = g.make_transform(g.axis_angle_to_matrix(np.radians(12.0) * axis), np.array([0.05, -0.03, 0.02]))
+    sensor_poses = [np.eye(4), step, g.compose(step, step)]
+    scans = []
+    for i, pose in enumerate(sensor_poses):
+        points, _ = sample_surface(mesh, 6000, seed=10 + i)
+        msg = cloud_to_pointcloud2(PointCloud(g.apply(g.invert(pose), points), frame_id="lidar"))
+        msg.header.stamp.sec = i
+        scans.append(msg)
+    overrides = {"mode": "odometry", "reference_frame": "odom", "diagnostics_period": 0.2,
+                 "input_reliability": "reliable"}
+    with NodeProcess("eqrobot.ros.registration_node", PARAMS, overrides, env=ros_env) as node:
+        pub = ros_client.publisher(PointCloud2, "points")
+        poses = ros_client.collect(PoseStamped, "registration/pose")
+        assert ros_client.wait_for_subscribers(pub, timeout=60), node.output()
+        # A scan sent again is registered against itself (no motion), so resending is harmless.
+        for i, scan in enumerate(scans):
+            assert ros_client.publish_until(pub, scan, lambda i=i: any(p.header.stamp.sec == i for p in poses),
+                                            60, period=2.0), node.output()
+        last = next(p for p in poses if p.header.stamp.sec == 2)
+        T = pose_stamped_to_matrix(last)
+        assert last.header.frame_id == "odom"
+        assert np.degrees(g.rotation_error(T, sensor_poses[2])) < 1.0
+        assert np.linalg.norm(T[:3, 3] - sensor_poses[2][:3, 3]) < 0.01
         assert node.alive()

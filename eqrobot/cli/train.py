@@ -3,6 +3,7 @@ re-running the same command resumes from the last checkpoint.
 
 examples:
   eqrobot train registration --out runs/registration --steps 5000 --pairs 400
+  eqrobot train registration --select runs/registration     # best snapshot on held-out dense views
   eqrobot train registration --calibrate models/registration/descriptor.safetensors --val-pairs 100
 """
 
@@ -18,27 +19,54 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="run folder: checkpoints, history.json, training.png")
     p.add_argument("--calibrate", metavar="WEIGHTS",
                    help="only (re)calibrate the converged thresholds of WEIGHTS on --val-pairs held-out pairs")
+    p.add_argument("--select", metavar="RUN_DIR",
+                   help="only score the snapshots of RUN_DIR on held-out depth-camera-like views and name the best")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--pairs", type=int, default=300, help="training pairs (partial views of training meshes)")
     p.add_argument("--val-pairs", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--neighbours", type=int, default=None, help="points per descriptor patch (default 64)")
+    p.add_argument("--stride", type=int, default=None,
+                   help="take every STRIDE-th of the nearest points: wider patches for the same cost (default 3)")
+    p.add_argument("--radius-voxels", type=float, default=None, help="patch radius in voxels (default 10)")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from eqrobot.cli.errors import CliError
-    from eqrobot.perception.registration.train import TrainConfig, calibrate_acceptance, summary, train, val_pairs
+    from eqrobot.perception.registration.model import DescriptorConfig
+    from eqrobot.perception.registration.train import (
+        TrainConfig,
+        calibrate_acceptance,
+        select_snapshot,
+        summary,
+        train,
+        val_pairs,
+    )
 
     if args.calibrate:
         if not Path(args.calibrate).is_file():
             raise CliError(f"{args.calibrate}: weights not found")
         print(calibrate_acceptance(Path(args.calibrate), val_pairs(args.val_pairs, args.seed + 1)))
         return 0
+    if args.select:
+        try:
+            best, recalls = select_snapshot(args.select, args.val_pairs)
+        except ValueError as e:
+            raise CliError(str(e)) from e
+        for name, recall in recalls.items():
+            print(f"{name}: recall {recall:.3f}")
+        print(f"best: {best}")
+        return 0
     if not args.out:
         raise CliError("--out is required for training")
 
     cfg = TrainConfig(train_pairs=args.pairs, val_pairs=args.val_pairs, steps=args.steps, seed=args.seed)
-    best = train(args.out, cfg)
+    patch = {"neighbours": args.neighbours, "stride": args.stride, "radius_voxels": args.radius_voxels}
+    desc = DescriptorConfig(**{k: v for k, v in patch.items() if v is not None})
+    if desc.neighbours < 4 or desc.stride < 1 or desc.radius_voxels <= 0:
+        raise CliError(f"bad patch: {desc.neighbours} neighbours, stride {desc.stride}, radius {desc.radius_voxels}")
+    best = train(args.out, cfg, desc)
     print(f"best weights: {best} {summary(best)}")
     return 0

@@ -23,8 +23,11 @@ PPF_CHANNELS = 7
 
 @dataclass
 class DescriptorConfig:
-    neighbours: int = 48  # K nearest points within the patch radius
-    radius_voxels: float = 8.0  # patch radius in voxels
+    neighbours: int = 64  # K points per patch
+    radius_voxels: float = 10.0  # patch radius in voxels
+    # Every stride-th of the K * stride nearest points: a wider patch for the same cost.
+    # Downsampled surfaces hold about pi r^2 points within r voxels, so 64 x 3 reach ~8 voxels.
+    stride: int = 3
     hidden: int = 64
     dim: int = 32  # descriptor length
 
@@ -32,15 +35,16 @@ class DescriptorConfig:
         return asdict(self)
 
 
-def patch_neighbours(points: np.ndarray, k: int, radius: float, centres: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def patch_neighbours(points: np.ndarray, k: int, radius: float, centres: np.ndarray | None = None,
+                     stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """For each centre (index into ``points``; all points by default): indices ``(M, k)``
-    of its nearest neighbours within ``radius`` (itself excluded) and a validity mask;
-    missing neighbours point to the centre itself."""
+    of every ``stride``-th of its ``k * stride`` nearest neighbours within ``radius``
+    (itself excluded) and a validity mask; missing neighbours point to the centre itself.
+    Only distances choose them, so the patch moves with the cloud."""
     centres = np.arange(len(points)) if centres is None else np.asarray(centres)
-    kk = min(k + 1, len(points))
+    kk = min(k * stride + 1, len(points))
     dist, idx = cKDTree(points).query(points[centres], k=kk, distance_upper_bound=radius)
-    dist, idx = dist[:, 1:], idx[:, 1:]
+    dist, idx = dist[:, 1::stride], idx[:, 1::stride]
     valid = np.isfinite(dist)
     idx = np.where(valid, idx, centres[:, None])
     if idx.shape[1] < k:
@@ -98,6 +102,31 @@ class DescriptorNet(nn.Module):
         return nn.functional.normalize(self.head(x), dim=-1)
 
 
+def fold_batch_norm(net: DescriptorNet) -> DescriptorNet:
+    """The same network in eval mode with each Linear -> BatchNorm1d pair merged into one
+    Linear: equal outputs (up to rounding) for fewer passes over the (N * K) rows."""
+    net.eval()
+    for name in ("pair_mlp", "head"):
+        layers = list(getattr(net, name))
+        folded = []
+        for layer in layers:
+            if isinstance(layer, nn.BatchNorm1d) and folded and isinstance(folded[-1], nn.Linear):
+                folded[-1] = _merge(folded[-1], layer)
+            else:
+                folded.append(layer)
+        setattr(net, name, nn.Sequential(*folded))
+    return net
+
+
+@torch.no_grad()
+def _merge(linear: nn.Linear, bn: nn.BatchNorm1d) -> nn.Linear:
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    merged = nn.Linear(linear.in_features, linear.out_features)
+    merged.weight.copy_(linear.weight * scale[:, None])
+    merged.bias.copy_((linear.bias - bn.running_mean) * scale + bn.bias)
+    return merged
+
+
 def _masked_pools(f: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Max and mean of ``f`` (N, K, C) over the neighbours where ``mask`` (N, K) holds (zeros if none)."""
     m = mask.to(f.dtype)
@@ -120,5 +149,5 @@ def descriptor_inputs(points: np.ndarray, normals: np.ndarray, voxel: float, con
     if normal_ok is not None:
         normals = np.where(normal_ok[:, None], normals, 0.0)
     radius = config.radius_voxels * voxel
-    idx, valid = patch_neighbours(points, config.neighbours, radius, centres)
+    idx, valid = patch_neighbours(points, config.neighbours, radius, centres, config.stride)
     return DescriptorInputs(point_pair_features(points, normals, idx, radius, centres), torch.as_tensor(valid))

@@ -20,7 +20,12 @@ from eqrobot.io.checkpoint import load_checkpoint
 from eqrobot.perception.registration import baselines
 from eqrobot.perception.registration.estimator import robust_rigid_fit
 from eqrobot.perception.registration.matching import match_descriptors
-from eqrobot.perception.registration.model import DescriptorConfig, DescriptorNet, descriptor_inputs
+from eqrobot.perception.registration.model import (
+    DescriptorConfig,
+    DescriptorNet,
+    descriptor_inputs,
+    fold_batch_norm,
+)
 from eqrobot.perception.registration.preprocess import PreparedCloud, estimate_voxel_size, prepare
 from eqrobot.perception.registration.refine import evaluate_alignment, icp_point_to_plane
 from eqrobot.perception.registration.result import RegistrationResult
@@ -45,6 +50,7 @@ class RegistrarConfig:
     consensus: int = 30  # correspondences per consensus set
     alternatives: int = 3  # clearly different runner-up poses also refined; the best geometric fit wins
     icp: bool = True
+    refine_all: bool = False  # ICP every candidate instead of only the best-scoring one (slower)
     icp_voxels: float = 1.5  # ICP correspondence distance, in voxels
     seed: int = 0  # used only by Open3D RANSAC ('fpfh')
     # Acceptance: the transform is trusted (converged) when all three hold. None takes the
@@ -77,10 +83,12 @@ def load_descriptor(weights: str | Path | None, device: str) -> DescriptorNet:
     """The descriptor network with its weights; ``net.acceptance`` holds the calibrated thresholds."""
     path = Path(weights) if weights else share_file(DEFAULT_WEIGHTS)
     tensors, meta = load_checkpoint(path, device)
-    net = DescriptorNet(DescriptorConfig(**meta.get("descriptor", {}))).to(device)
+    # Weights from before the strided patch have no "stride": they used the nearest points.
+    net = DescriptorNet(DescriptorConfig(**{"stride": 1, **meta.get("descriptor", {})})).to(device)
     net.load_state_dict(tensors)
+    net = fold_batch_norm(net)
     net.acceptance = meta.get("acceptance", {})
-    return net.eval()
+    return net
 
 
 @dataclass
@@ -182,8 +190,16 @@ class Registrar:
 
     def _refine(self, src: PreparedCloud, tgt: PreparedCloud, candidates: list, timings: dict
                 ) -> tuple[np.ndarray, float, float]:
-        """Refine every candidate pose; keep the one that fits the geometry best (ICP fitness)."""
+        """Refine the candidate poses with ICP and keep the one that fits the geometry best.
+
+        With ``refine_all`` false, candidates are first scored without refinement at the
+        looser correspondence distance and only the winner pays for ICP (faster; a pose
+        that ICP would have pulled in can lose)."""
         t = time.perf_counter()
+        if len(candidates) > 1 and not self.config.refine_all:
+            score_distance = self.config.inlier_voxels * src.voxel
+            scores = [evaluate_alignment(src.pcd, tgt.pcd, c, score_distance)[0] for c in candidates]
+            candidates = [candidates[int(np.argmax(scores))]]
         distance = self.config.icp_voxels * src.voxel
         best = None
         for cand in candidates:

@@ -133,8 +133,9 @@ def val_pairs(n: int, seed: int) -> list[RegistrationPair]:
 
 def train(out_dir: str | Path, cfg: TrainConfig, desc: DescriptorConfig | None = None,
           pair_source=None) -> Path:
-    """Train, writing ``out_dir/last.safetensors`` (resumable), ``descriptor.safetensors``
-    (final weights with calibrated acceptance thresholds), ``history.json`` and
+    """Train, writing ``out_dir/last.safetensors`` (resumable), ``step_NNNNN.safetensors`` (weights at each
+    validation), ``descriptor.safetensors`` (final weights with calibrated acceptance
+    thresholds), ``history.json`` and
     ``training.png``. Returns the weights' path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -180,6 +181,9 @@ def train(out_dir: str | Path, cfg: TrainConfig, desc: DescriptorConfig | None =
             history["val_inlier_ratio"].append(metrics["inlier_ratio"])
             tqdm.write(f"step {done}: val recall {metrics['recall']:.3f}, inlier ratio {metrics['inlier_ratio']:.3f}")
             best_recall = max(best_recall, metrics["recall"])
+            # Weights-only snapshot at every validation: the step that transfers best to the
+            # deployment data is chosen afterwards, on held-out data (see the model card).
+            _save(out / f"step_{done:05d}.safetensors", net, None, done, best_recall, {}, desc, cfg)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             _save(last, net, opt, done, best_recall, history, desc, cfg)
     # The shipped weights are the final ones (cosine schedule to zero): validation on a
@@ -282,6 +286,34 @@ def calibrate_acceptance(weights: Path, pairs: list[RegistrationPair]) -> dict:
     save_checkpoint(weights, tensors, meta)
     tqdm.write(f"acceptance thresholds: {best}")
     return best
+
+
+def dense_val_pairs(n: int, seed: int = 5000) -> list[RegistrationPair]:
+    """Views like a depth camera's (4096 points, 3 mm noise) of the validation meshes: the
+    data that picks the snapshot that transfers best (the benchmark's meshes are held out)."""
+    from eqrobot.perception.registration.data import mesh_library, partial_pair
+
+    names = [m for m in mesh_library("val") if m.startswith("random_urdfs")]
+    return [partial_pair(names[(7 * i) % len(names)], seed + i, n_points=4096, noise_sigma=0.003) for i in range(n)]
+
+
+def select_snapshot(run_dir: str | Path, n_pairs: int = 40) -> tuple[Path, dict[str, float]]:
+    """Registration recall of every ``step_*.safetensors`` (and the final weights) of a run
+    on :func:`dense_val_pairs`; returns the best file (earliest on ties) and all recalls."""
+    from eqrobot.perception.registration.evaluate import run_pair
+    from eqrobot.perception.registration.registrar import Registrar, RegistrarConfig
+
+    run = Path(run_dir)
+    candidates = sorted(run.glob("step_*.safetensors")) + sorted(run.glob("descriptor.safetensors"))
+    if not candidates:
+        raise ValueError(f"{run}: no step_*.safetensors or descriptor.safetensors to choose from")
+    pairs = dense_val_pairs(n_pairs)
+    recalls = {}
+    for path in progress(candidates, desc="scoring snapshots", unit="file"):
+        reg = Registrar(RegistrarConfig(method="eq", weights=str(path), device="cpu"))
+        recalls[path.name] = float(np.mean([run_pair(reg, p, repeats=1).success for p in pairs]))
+    best = max(candidates, key=lambda c: recalls[c.name])
+    return best, recalls
 
 
 def summary(path: Path) -> str:

@@ -81,11 +81,11 @@ def library_part(cloud, voxel: float):
 
 def registration_part(seed: int) -> None:
     from eqrobot import geometry as g
-    from eqrobot.perception.registration.data import partial_pair
+    from eqrobot.perception.registration.data import DEPTH_CAMERA_VIEW, partial_pair
     from eqrobot.perception.registration.registrar import Registrar, RegistrarConfig
 
     _step("registration: two partial views of the real bunny scan, full random rotation")
-    pair = partial_pair("bunny_scan", seed, n_points=4096, noise_sigma=0.003)
+    pair = partial_pair("bunny_scan", seed, **DEPTH_CAMERA_VIEW)
     angle = np.degrees(np.linalg.norm(g.matrix_to_axis_angle(pair.transform[:3, :3])))
     print(f"  {len(pair.source)} + {len(pair.target)} points, overlap {100 * pair.overlap:.0f} %, "
           f"true rotation {angle:.1f} deg")

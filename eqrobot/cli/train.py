@@ -64,9 +64,10 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(train_pairs=args.pairs, val_pairs=args.val_pairs, steps=args.steps, seed=args.seed)
     patch = {"neighbours": args.neighbours, "stride": args.stride, "radius_voxels": args.radius_voxels}
-    desc = DescriptorConfig(**{k: v for k, v in patch.items() if v is not None})
-    if desc.neighbours < 4 or desc.stride < 1 or desc.radius_voxels <= 0:
-        raise CliError(f"bad patch: {desc.neighbours} neighbours, stride {desc.stride}, radius {desc.radius_voxels}")
+    try:
+        desc = DescriptorConfig(**{k: v for k, v in patch.items() if v is not None})
+    except ValueError as e:
+        raise CliError(str(e)) from e
     best = train(args.out, cfg, desc)
     print(f"best weights: {best} {summary(best)}")
     return 0

@@ -105,10 +105,10 @@ def benchmark_sets(n_pairs: int, seed: int = 2024) -> dict[str, list[Registratio
     """1. RPM-Net protocol with full SO(3) on held-out meshes; 2. partial, noisy,
     30-70 % overlapping views of real shapes (the Stanford bunny scan from pymeshfix and
     the pybullet_data meshes), 4096 points per view, depth noise 3 mm on a 1 m object."""
-    from eqrobot.perception.registration.data import make_pairs, partial_pair
+    from eqrobot.perception.registration.data import DEPTH_CAMERA_VIEW, make_pairs, partial_pair
 
     synthetic = make_pairs("rpmnet", "test", n_pairs, seed)
-    real = [partial_pair(REAL_MESHES[i % len(REAL_MESHES)], seed + i, n_points=4096, noise_sigma=0.003)
+    real = [partial_pair(REAL_MESHES[i % len(REAL_MESHES)], seed + i, **DEPTH_CAMERA_VIEW)
             for i in progress(range(n_pairs), desc="real-scan pairs", unit="pair")]
     return {"synthetic (RPM-Net protocol, full SO(3))": synthetic,
             "real shapes (partial views, 30-70% overlap)": real}

@@ -31,6 +31,11 @@ class DescriptorConfig:
     hidden: int = 64
     dim: int = 32  # descriptor length
 
+    def __post_init__(self) -> None:
+        if self.neighbours < 4 or self.stride < 1 or not self.radius_voxels > 0:
+            raise ValueError(f"bad descriptor patch: {self.neighbours} neighbours (>= 4), stride {self.stride} "
+                             f"(>= 1), radius {self.radius_voxels} voxels (> 0)")
+
     def to_dict(self) -> dict:
         return asdict(self)
 

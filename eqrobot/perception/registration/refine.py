@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import open3d as o3d
+from scipy.spatial import cKDTree
+
+from eqrobot.geometry.transforms import apply
 
 _reg = o3d.pipelines.registration
 
@@ -23,3 +26,12 @@ def evaluate_alignment(source: o3d.geometry.PointCloud, target: o3d.geometry.Poi
     """``(fitness, inlier_rmse)`` of a transform without changing it."""
     r = _reg.evaluate_registration(source, target, max_distance, np.asarray(T, dtype=np.float64))
     return float(r.fitness), float(r.inlier_rmse)
+
+
+def fitness_scores(source_points: np.ndarray, target_points: np.ndarray, transforms, max_distance: float
+                   ) -> np.ndarray:
+    """Fitness (share of source points with a target point within ``max_distance``) of each
+    transform, with one KD-tree of the target for all of them."""
+    tree = cKDTree(target_points)
+    return np.array([np.mean(np.isfinite(tree.query(apply(T, source_points), distance_upper_bound=max_distance)[0]))
+                     for T in transforms])

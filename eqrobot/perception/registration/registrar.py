@@ -27,7 +27,7 @@ from eqrobot.perception.registration.model import (
     fold_batch_norm,
 )
 from eqrobot.perception.registration.preprocess import PreparedCloud, estimate_voxel_size, prepare
-from eqrobot.perception.registration.refine import evaluate_alignment, icp_point_to_plane
+from eqrobot.perception.registration.refine import evaluate_alignment, fitness_scores, icp_point_to_plane
 from eqrobot.perception.registration.result import RegistrationResult
 from eqrobot.resources import share_file
 
@@ -197,8 +197,7 @@ class Registrar:
         that ICP would have pulled in can lose)."""
         t = time.perf_counter()
         if len(candidates) > 1 and not self.config.refine_all:
-            score_distance = self.config.inlier_voxels * src.voxel
-            scores = [evaluate_alignment(src.pcd, tgt.pcd, c, score_distance)[0] for c in candidates]
+            scores = fitness_scores(src.points, tgt.points, candidates, self.config.inlier_voxels * src.voxel)
             candidates = [candidates[int(np.argmax(scores))]]
         distance = self.config.icp_voxels * src.voxel
         best = None

@@ -133,10 +133,9 @@ def val_pairs(n: int, seed: int) -> list[RegistrationPair]:
 
 def train(out_dir: str | Path, cfg: TrainConfig, desc: DescriptorConfig | None = None,
           pair_source=None) -> Path:
-    """Train, writing ``out_dir/last.safetensors`` (resumable), ``step_NNNNN.safetensors`` (weights at each
-    validation), ``descriptor.safetensors`` (final weights with calibrated acceptance
-    thresholds), ``history.json`` and
-    ``training.png``. Returns the weights' path."""
+    """Train, writing ``out_dir/last.safetensors`` (resumable), ``step_NNNNN.safetensors``
+    (weights at each validation), ``descriptor.safetensors`` (final weights with calibrated
+    acceptance thresholds), ``history.json`` and ``training.png``. Returns the weights' path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     desc = desc or DescriptorConfig()
@@ -291,10 +290,10 @@ def calibrate_acceptance(weights: Path, pairs: list[RegistrationPair]) -> dict:
 def dense_val_pairs(n: int, seed: int = 5000) -> list[RegistrationPair]:
     """Views like a depth camera's (4096 points, 3 mm noise) of the validation meshes: the
     data that picks the snapshot that transfers best (the benchmark's meshes are held out)."""
-    from eqrobot.perception.registration.data import mesh_library, partial_pair
+    from eqrobot.perception.registration.data import DEPTH_CAMERA_VIEW, mesh_library, partial_pair
 
     names = [m for m in mesh_library("val") if m.startswith("random_urdfs")]
-    return [partial_pair(names[(7 * i) % len(names)], seed + i, n_points=4096, noise_sigma=0.003) for i in range(n)]
+    return [partial_pair(names[(7 * i) % len(names)], seed + i, **DEPTH_CAMERA_VIEW) for i in range(n)]
 
 
 def select_snapshot(run_dir: str | Path, n_pairs: int = 40) -> tuple[Path, dict[str, float]]:
@@ -304,7 +303,8 @@ def select_snapshot(run_dir: str | Path, n_pairs: int = 40) -> tuple[Path, dict[
     from eqrobot.perception.registration.registrar import Registrar, RegistrarConfig
 
     run = Path(run_dir)
-    candidates = sorted(run.glob("step_*.safetensors")) + sorted(run.glob("descriptor.safetensors"))
+    final = run / "descriptor.safetensors"
+    candidates = sorted(run.glob("step_*.safetensors")) + ([final] if final.is_file() else [])
     if not candidates:
         raise ValueError(f"{run}: no step_*.safetensors or descriptor.safetensors to choose from")
     pairs = dense_val_pairs(n_pairs)

@@ -8,10 +8,11 @@ import torch
 from eqrobot import geometry as g
 from eqrobot.io.samples import sample_cloud, sample_surface
 from eqrobot.perception.registration.data import load_mesh, make_pairs, partial_pair, raycast_view
-from eqrobot.perception.registration.estimator import kabsch, robust_rigid_fit
+from eqrobot.perception.registration.estimator import _residuals, kabsch, robust_rigid_fit
 from eqrobot.perception.registration.matching import match_descriptors
 from eqrobot.perception.registration.model import DescriptorNet, descriptor_inputs, fold_batch_norm, patch_neighbours
-from eqrobot.perception.registration.preprocess import downsample, estimate_voxel_size, prepare_points
+from eqrobot.perception.registration.preprocess import compute_fpfh, downsample, estimate_voxel_size, prepare_points
+from eqrobot.perception.registration.refine import plane_rmse
 from eqrobot.perception.registration.registrar import Registrar, RegistrarConfig, load_descriptor
 
 
@@ -38,6 +39,34 @@ def test_descriptors_are_exactly_rotation_invariant(weights, shipped_net):
         moved = descriptors(net, g.apply(T, same_points), voxel)
         relative = np.linalg.norm(moved - ref, axis=1) / np.linalg.norm(ref, axis=1)
         assert relative.max() < 1e-4
+
+
+def test_fused_descriptors_are_rotation_invariant():
+    """The default descriptor: the learned half is exactly invariant. FPFH is invariant in
+    exact arithmetic, but flat patches put its angle features exactly on histogram bin edges,
+    where rounding decides the bin (a 1e-13 m shift of the cloud alone changes ~7 % of FPFH
+    descriptors), so that half is checked as: most unchanged, the rest changed a little."""
+    reg = Registrar(RegistrarConfig(method="eq", device="cpu"))
+    dim = reg.net.config.dim
+    points = sample_cloud("duck", 6000, seed=0).points
+    voxel = estimate_voxel_size(points)
+    same_points = downsample(points, voxel)
+    keys = np.arange(0, len(same_points), 3)
+    ref = reg.describe(prepare_points(same_points, voxel, fpfh=False, orient=True), keys)
+    assert ref.shape[1] == dim + 33
+    for T in g.random_transforms(3, max_translation=2.0, seed=12):
+        moved = reg.describe(prepare_points(g.apply(T, same_points), voxel, fpfh=False, orient=True), keys)
+        learned, fpfh = (np.linalg.norm(moved[:, part] - ref[:, part], axis=1) / np.linalg.norm(ref[:, part], axis=1)
+                         for part in (slice(0, dim), slice(dim, None)))
+        assert learned.max() < 1e-4
+        assert np.mean(fpfh < 1e-4) > 0.8 and np.percentile(fpfh, 99) < 0.1
+
+
+def test_fpfh_at_keypoints_equals_fpfh_of_the_whole_cloud():
+    points = downsample(sample_cloud("bunny", 6000, seed=0).points, 0.01)
+    cloud = prepare_points(points, 0.01, fpfh=True)
+    keys = np.arange(0, len(points), 7)
+    np.testing.assert_allclose(compute_fpfh(cloud, keys), cloud.fpfh[keys])
 
 
 def test_folding_batch_norm_keeps_the_descriptors():
@@ -103,6 +132,38 @@ def test_robust_fit_with_nine_in_ten_matches_wrong():
     np.testing.assert_array_equal(again.transform, fit.transform)
 
 
+def test_residuals_by_one_matrix_product_equal_moving_the_points():
+    rng = np.random.default_rng(3)
+    src, tgt = rng.normal(size=(300, 3)) + 500.0, rng.normal(size=(300, 3)) - 800.0  # far from the origin
+    T = g.random_transforms(20, max_translation=1000.0, seed=4)
+    direct = np.linalg.norm(np.einsum("bij,nj->bni", T[:, :3, :3], src) + T[:, None, :3, 3] - tgt[None], axis=-1)
+    np.testing.assert_allclose(_residuals(T, src, tgt), direct, atol=1e-8)
+
+
+def test_robust_fit_prefers_the_tighter_of_two_supported_poses():
+    # 100 matches agree exactly with T1; 110 agree with T2 only loosely (anywhere within 0.025
+    # of the threshold 0.03). Counting inliers would pick T2; the truncated-quadratic score picks T1.
+    rng = np.random.default_rng(5)
+    T1, T2 = g.random_transforms(2, max_translation=1.0, seed=6)
+    a, b = rng.uniform(-1, 1, (100, 3)), rng.uniform(-1, 1, (110, 3))
+    ball = rng.normal(size=(110, 3))
+    ball *= 0.025 * rng.uniform(0, 1, (110, 1)) ** (1 / 3) / np.linalg.norm(ball, axis=1, keepdims=True)
+    src = np.vstack([a, b])
+    tgt = np.vstack([g.apply(T1, a), g.apply(T2, b) + ball])
+    fit = robust_rigid_fit(src, tgt, 0.03)
+    assert np.degrees(g.rotation_error(fit.transform, T1)) < 0.5
+
+
+def test_off_surface_rmse_ignores_where_a_surface_was_sampled():
+    xs, ys = np.meshgrid(np.arange(40), np.arange(40))
+    plane = np.c_[xs.ravel(), ys.ravel(), np.zeros(xs.size)] * 0.01
+    cloud = prepare_points(plane + [0, 0, 0], 0.01, fpfh=False)
+    shifted = plane + [0.005, 0.005, 0.0]  # sampled half a spacing away, on the same surface
+    lifted = plane + [0.0, 0.0, 0.004]  # 4 mm off the surface
+    assert plane_rmse(shifted, cloud.points, cloud.normals, cloud.normal_ok, np.eye(4), 0.015) < 1e-6
+    assert plane_rmse(lifted, cloud.points, cloud.normals, cloud.normal_ok, np.eye(4), 0.015) == pytest.approx(0.004)
+
+
 def test_robust_fit_needs_three_correspondences():
     with pytest.raises(ValueError, match="at least 3"):
         robust_rigid_fit(np.zeros((2, 3)), np.zeros((2, 3)), 0.1)
@@ -137,7 +198,17 @@ def test_registrar_registers_two_partial_views_of_a_real_scan_deterministically(
     second = reg(bunny_pair.source, bunny_pair.target)
     # Same answer on re-run, to floating-point rounding (Open3D's parallel sums).
     np.testing.assert_allclose(second.transform, first.transform, atol=1e-9)
-    assert set(first.to_json()) >= {"transform", "fitness", "inlier_rmse", "converged", "method", "time_s"}
+    assert set(first.to_json()) >= {"transform", "fitness", "inlier_rmse", "plane_rmse", "converged", "method",
+                                    "time_s"}
+
+
+@pytest.mark.parametrize("descriptor", ["learned", "fpfh"])
+def test_the_other_descriptors_register_the_same_pair(descriptor, bunny_pair):
+    result = Registrar(RegistrarConfig(method="eq", descriptor=descriptor, device="cpu"))(
+        bunny_pair.source, bunny_pair.target)
+    assert np.degrees(g.rotation_error(result.transform, bunny_pair.transform)) < 5
+    with pytest.raises(ValueError, match="descriptor"):
+        RegistrarConfig(descriptor="shot")
 
 
 def test_a_scan_against_its_full_model_is_registered_and_trusted():

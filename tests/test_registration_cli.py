@@ -52,6 +52,17 @@ def test_register_with_an_open3d_method_and_a_voxel(pair_files):
     assert "method fgr" in r.stdout
 
 
+def test_register_with_the_learned_descriptor_alone(pair_files):
+    d, pair = pair_files
+    r = eqrobot("register", str(d / "src.ply"), str(d / "tgt.npy"), "--descriptor", "learned",
+                "--out", str(d / "learned.json"))
+    assert r.returncode == 0, r.stderr
+    T = np.array(json.loads((d / "learned.json").read_text())["transform"])
+    assert np.degrees(g.rotation_error(T, pair.transform)) < 5
+    r = eqrobot("register", str(d / "src.ply"), str(d / "tgt.npy"), "--descriptor", "shot")
+    assert r.returncode == 2 and "shot" in r.stderr
+
+
 @pytest.mark.parametrize(
     "make, message",
     [

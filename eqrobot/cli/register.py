@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bag", help="ROS 2 bag (folder or .mcap) to register scan by scan")
     p.add_argument("--topic", help="PointCloud2 topic in the bag")
     p.add_argument("--method", default="eq", choices=("eq", "fpfh", "fgr", "icp"))
+    p.add_argument("--descriptor", default="fused", choices=("fused", "learned", "fpfh"),
+                   help="eq only: learned + FPFH side by side (default, most robust), learned alone (faster) "
+                        "or FPFH alone")
     p.add_argument("--voxel", type=float, help="voxel size in metres (default: estimated from the data)")
     p.add_argument("--init", help="text file with an initial 4x4 guess (used by icp; tried by the others)")
     p.add_argument("--weights", help="descriptor weights (default: the shipped ones)")
@@ -46,7 +49,7 @@ def _registrar(args):
 
     try:
         return Registrar(RegistrarConfig(method=args.method, voxel=args.voxel, weights=args.weights,
-                                         device=args.device))
+                                         descriptor=args.descriptor, device=args.device))
     except FileNotFoundError as e:
         raise CliError(f"descriptor weights not found: {e}") from e
 
@@ -94,7 +97,8 @@ def run_pair(args) -> int:
     src, result = _register_files(reg, args.source, args.target, _read_init(args.init))
     T = result.transform
     print(f"method {result.method}  converged {result.converged}  fitness {result.fitness:.3f}  "
-          f"inlier_rmse {result.inlier_rmse:.4g}  inliers {result.num_inliers}  time {result.time_s:.3f} s")
+          f"inlier_rmse {result.inlier_rmse:.4g}  off-surface {result.plane_rmse:.4g}  inliers {result.num_inliers}  "
+          f"time {result.time_s:.3f} s")
     print("transform (source -> target frame):")
     for row in T:
         print("  " + " ".join(f"{v: .6f}" for v in row))

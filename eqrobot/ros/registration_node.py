@@ -20,7 +20,7 @@ from eqrobot.geometry.transforms import apply, compose, random_transforms
 from eqrobot.geometry.types import PointCloud
 from eqrobot.io.cloud_files import read_cloud
 from eqrobot.io.samples import sample_cloud
-from eqrobot.perception.registration.registrar import METHODS, Registrar, RegistrarConfig
+from eqrobot.perception.registration.registrar import DESCRIPTORS, METHODS, Registrar, RegistrarConfig
 from eqrobot.ros.convert import (
     cloud_to_pointcloud2,
     matrix_to_pose,
@@ -39,6 +39,8 @@ class RegistrationNode(InferenceNode):
               read_only=True),
         Param("reference_frame", "map", "frame of the reference cloud, or of the first scan in odometry"),
         Param("method", "eq", "registration method", choices=METHODS, read_only=True),
+        Param("descriptor", "fused", "method eq: fused (learned + FPFH), learned (faster) or fpfh",
+              choices=DESCRIPTORS, read_only=True),
         Param("voxel_size", 0.0, "voxel size (m); 0 estimates it from the reference or the first scan",
               min=0.0, max=100.0, read_only=True),
         Param("weights", "", "descriptor weights file; empty uses the shipped weights", read_only=True),
@@ -49,6 +51,7 @@ class RegistrationNode(InferenceNode):
     def setup(self) -> None:
         voxel = self.param("voxel_size") or None
         self.registrar = Registrar(RegistrarConfig(method=self.param("method"), voxel=voxel,
+                                                   descriptor=self.param("descriptor"),
                                                    weights=self.param("weights") or None, device=self.device))
         self.reference = None
         self.previous = None

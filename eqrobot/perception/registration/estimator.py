@@ -3,10 +3,14 @@
 Rigid motions preserve distances, so two correct correspondences agree on the distance
 between their points in both clouds. From the pairwise agreement (compatibility) graph,
 second-order compatibility (how many correspondences both agree with) singles out the
-consistent cluster even when most matches are wrong. Each of the most connected
-correspondences seeds a local consensus set, fitted in closed form (Kabsch); the fit
-with most inliers over all correspondences wins. No random sampling: the same input
-always gives the same transform.
+consistent cluster even when most matches are wrong. Every correspondence (up to
+``n_seeds``, most connected first) seeds a local consensus set of its most compatible
+partners, fitted in closed form (Kabsch): the right pose is often backed by a small,
+weakly connected cluster that the most connected seeds alone miss. The fit
+with the best truncated-quadratic (MSAC) score over all correspondences wins: like an
+inlier count, but a pose that puts its inliers closer scores higher, which separates the
+right pose from one that slides a smooth surface along itself. No random sampling: the
+same input always gives the same transform.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ class RobustFit:
     # ``distinct_deg``, relative to the chosen one's: near 1 means two different poses
     # explain the matches equally well (a symmetric object, a repetitive scene).
     ambiguity: float = 0.0
-    # Up to ``alternatives`` clearly different runner-up hypotheses, best first (B, 4, 4).
-    alternatives: np.ndarray | None = None
+    # The ``candidates`` best-supported hypotheses (B, 4, 4), best first; the first is ``transform``.
+    candidates: np.ndarray | None = None
 
 
 def kabsch(src: np.ndarray, tgt: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -50,9 +54,27 @@ def kabsch(src: np.ndarray, tgt: np.ndarray, weights: np.ndarray | None = None) 
 
 
 def _residuals(T: np.ndarray, src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
-    """``(B, N)`` distances of every correspondence under each of ``B`` transforms."""
-    moved = np.einsum("bij,nj->bni", T[:, :3, :3], src) + T[:, None, :3, 3]
-    return np.linalg.norm(moved - tgt[None], axis=-1)
+    """``(B, N)`` distances of every correspondence under each of ``B`` transforms.
+
+    One matrix product instead of moving every point under every transform:
+    |R s + t - q|^2 = |s|^2 + |q|^2 + |t|^2 + 2 s.(R^T t) - 2 t.q - 2 q^T R s,
+    with both point sets centred first so that large coordinates do not cancel.
+    """
+    src_c, tgt_c = src.mean(0), tgt.mean(0)
+    src, tgt = src - src_c, tgt - tgt_c
+    R = T[:, :3, :3]
+    t = T[:, :3, 3] + R @ src_c - tgt_c
+    per_pose = np.concatenate([-2.0 * R.reshape(len(T), 9), 2.0 * np.einsum("bji,bj->bi", R, t), -2.0 * t,
+                               np.ones((len(T), 1))], axis=1)
+    per_match = np.concatenate([np.einsum("nj,nk->njk", tgt, src).reshape(len(src), 9), src, tgt,
+                                (np.einsum("ni,ni->n", src, src) + np.einsum("ni,ni->n", tgt, tgt))[:, None]], axis=1)
+    sq = per_pose @ per_match.T + np.einsum("bi,bi->b", t, t)[:, None]
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
+def msac_scores(residuals: np.ndarray, threshold: float) -> np.ndarray:
+    """Truncated-quadratic support per hypothesis: each inlier counts 1 - (r / threshold)^2."""
+    return np.clip(1.0 - (residuals / threshold) ** 2, 0.0, None).sum(-1)
 
 
 def _pairwise_distances(p: np.ndarray) -> np.ndarray:
@@ -61,8 +83,8 @@ def _pairwise_distances(p: np.ndarray) -> np.ndarray:
 
 
 def robust_rigid_fit(src_pts: np.ndarray, tgt_pts: np.ndarray, inlier_threshold: float,
-                     n_seeds: int = 100, consensus: int = 30, refinements: int = 3,
-                     distinct_deg: float = 10.0, alternatives: int = 0) -> RobustFit:
+                     n_seeds: int = 1000, consensus: int = 30, refinements: int = 3,
+                     distinct_deg: float = 10.0, candidates: int = 1) -> RobustFit:
     """Fit the rigid transform supported by most correspondences ``src_pts[i] <-> tgt_pts[i]``."""
     src = np.asarray(src_pts, dtype=np.float64)
     tgt = np.asarray(tgt_pts, dtype=np.float64)
@@ -77,17 +99,17 @@ def robust_rigid_fit(src_pts: np.ndarray, tgt_pts: np.ndarray, inlier_threshold:
     degree = second_order.sum(1)
     seeds = np.argsort(-degree, kind="stable")[: min(n_seeds, n)]
     k = min(consensus, n)
-    members = np.argsort(-second_order[seeds], axis=1, kind="stable")[:, :k]
+    members = np.argpartition(-second_order[seeds], k - 1, axis=1)[:, :k]
     members[:, -1] = seeds  # each consensus set contains its seed
     weights = np.take_along_axis(second_order[seeds], members, axis=1).astype(np.float64) + 1e-6
     T = kabsch(src[members], tgt[members], weights)
-    inlier_counts = (_residuals(T, src, tgt) < inlier_threshold).sum(1)
-    best = int(np.argmax(inlier_counts))  # first maximum: deterministic tie-break
+    support = msac_scores(_residuals(T, src, tgt), inlier_threshold)
+    best = int(np.argmax(support))  # first maximum: deterministic tie-break
     T_best = T[best][None]
     cos = (np.einsum("bij,ij->b", T[:, :3, :3], T[best, :3, :3]) - 1.0) / 2.0
     distinct = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))) > distinct_deg
-    ambiguity = float(inlier_counts[distinct].max() / max(inlier_counts[best], 1)) if distinct.any() else 0.0
-    runners_up = _distinct_runners_up(T, inlier_counts, best, distinct_deg, alternatives)
+    ambiguity = float(support[distinct].max() / max(support[best], 1e-9)) if distinct.any() else 0.0
+    next_best = T[np.argsort(-support, kind="stable")[1:max(candidates, 1)]]
 
     for _ in range(refinements):
         mask = _residuals(T_best, src, tgt)[0] < inlier_threshold
@@ -97,16 +119,4 @@ def robust_rigid_fit(src_pts: np.ndarray, tgt_pts: np.ndarray, inlier_threshold:
     res = _residuals(T_best, src, tgt)[0]
     inliers = np.nonzero(res < inlier_threshold)[0]
     rmse = float(np.sqrt(np.mean(res[inliers] ** 2))) if len(inliers) else float("inf")
-    return RobustFit(T_best[0], inliers, rmse, ambiguity, runners_up)
-
-
-def _distinct_runners_up(T: np.ndarray, counts: np.ndarray, best: int, distinct_deg: float, k: int) -> np.ndarray:
-    """The ``k`` best-supported hypotheses more than ``distinct_deg`` from each other and from the best."""
-    chosen = [best]
-    for i in np.argsort(-counts, kind="stable"):
-        if len(chosen) > k:
-            break
-        cos = (np.einsum("bij,ij->b", T[chosen, :3, :3], T[i, :3, :3]) - 1.0) / 2.0
-        if np.all(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))) > distinct_deg):
-            chosen.append(int(i))
-    return T[chosen[1:]]
+    return RobustFit(T_best[0], inliers, rmse, ambiguity, np.concatenate([T_best, next_best]))

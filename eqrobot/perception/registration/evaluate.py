@@ -92,6 +92,7 @@ def evaluate(pairs: list[RegistrationPair], configs: dict[str, RegistrarConfig],
 
 BENCH_METHODS = {
     "eq (ours)": RegistrarConfig(method="eq"),
+    "eq, learned descriptor only (faster)": RegistrarConfig(method="eq", descriptor="learned"),
     "eq-estimator on FPFH (ablation)": RegistrarConfig(method="eq", descriptor="fpfh"),
     "Open3D FPFH+RANSAC": RegistrarConfig(method="fpfh"),
     "Open3D FGR": RegistrarConfig(method="fgr"),
@@ -117,13 +118,14 @@ def benchmark_sets(n_pairs: int, seed: int = 2024) -> dict[str, list[Registratio
 def markdown_table(report: dict, machine: str) -> str:
     lines = [f"Machine: {machine}", "",
              "| set | method | recall | median RRE (deg) | median RTE (% diam.) | median time / pair (s) "
-             "| deterministic | converged precision |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| deterministic | converged precision | converged recall |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for set_name, methods in report["sets"].items():
         for name, m in methods.items():
             lines.append(f"| {set_name} | {name} | {100 * m['recall']:.1f} % | {m['median_rre_deg']:.2f} "
                          f"| {100 * m['median_rte_share']:.2f} | {m['median_time_s']:.3f} "
-                         f"| {100 * m['deterministic']:.0f} % | {100 * m['converged_precision']:.1f} % |")
+                         f"| {100 * m['deterministic']:.0f} % | {100 * m['converged_precision']:.1f} % "
+                         f"| {100 * m['converged_recall']:.1f} % |")
     lines += ["", f"Against {REFERENCE} (same run, same machine):", ""]
     for set_name, methods in report["sets"].items():
         ours, ref = methods["eq (ours)"], methods[REFERENCE]

@@ -48,7 +48,7 @@ def patch_neighbours(points: np.ndarray, k: int, radius: float, centres: np.ndar
     Only distances choose them, so the patch moves with the cloud."""
     centres = np.arange(len(points)) if centres is None else np.asarray(centres)
     kk = min(k * stride + 1, len(points))
-    dist, idx = cKDTree(points).query(points[centres], k=kk, distance_upper_bound=radius)
+    dist, idx = cKDTree(points).query(points[centres], k=kk, distance_upper_bound=radius, workers=-1)
     dist, idx = dist[:, 1::stride], idx[:, 1::stride]
     valid = np.isfinite(dist)
     idx = np.where(valid, idx, centres[:, None])

@@ -58,7 +58,7 @@ def estimate_voxel_size(points: np.ndarray, target_points: int = TARGET_POINTS) 
     rng = np.random.default_rng(0)
     m = min(len(points), 4000)
     sub = points[rng.choice(len(points), m, replace=False)] if m < len(points) else points
-    d, _ = cKDTree(sub).query(sub, k=2)
+    d, _ = cKDTree(sub).query(sub, k=2, workers=-1)
     spacing = float(np.median(d[:, 1]))
     area = m * spacing**2
     full_spacing = spacing * np.sqrt(m / len(points))
@@ -78,24 +78,18 @@ def to_o3d(points: np.ndarray, normals: np.ndarray | None = None) -> o3d.geometr
 def estimate_normals(points: np.ndarray, radius: float, max_nn: int = 30) -> tuple[np.ndarray, np.ndarray]:
     """PCA normals over the ``max_nn`` nearest points within ``radius`` and whether each is
     well defined. Only distances choose the neighbours, so a rotated cloud gets rotated
-    normals (up to sign) wherever they are well defined."""
-    k = min(max_nn, len(points))
-    dist, idx = cKDTree(points).query(points, k=k, distance_upper_bound=radius)
-    valid = np.isfinite(dist)
-    nbrs = points[np.where(valid, idx, 0)]
-    w = valid[..., None].astype(np.float64)
-    count = np.maximum(w.sum(1), 1.0)
-    centred = (nbrs - (nbrs * w).sum(1, keepdims=True) / count[:, None]) * w
-    cov = np.einsum("nki,nkj->nij", centred, centred) / count[:, None]
-    eigval, eigvec = np.linalg.eigh(cov)
+    normals (up to sign) wherever they are well defined. Open3D's parallel neighbour search
+    builds the covariances; fewer than three neighbours leave a flat spectrum, never trusted."""
+    pcd = to_o3d(points)
+    pcd.estimate_covariances(o3d.geometry.KDTreeSearchParamHybrid(radius=radius, max_nn=max_nn))
+    eigval, eigvec = np.linalg.eigh(np.asarray(pcd.covariances))
     gap = (eigval[:, 1] - eigval[:, 0]) / np.maximum(eigval[:, 2], 1e-30)
-    ok = (valid.sum(1) >= 3) & (gap >= MIN_NORMAL_GAP)
-    return eigvec[:, :, 0], ok
+    return eigvec[:, :, 0], gap >= MIN_NORMAL_GAP
 
 
 def orient_normals(points: np.ndarray, normals: np.ndarray, radius: float, k: int = 24) -> np.ndarray:
     """Flip each normal to point away from the centroid of its (up to ``k``) neighbours within ``radius``."""
-    dist, idx = cKDTree(points).query(points, k=min(k, len(points)), distance_upper_bound=radius)
+    dist, idx = cKDTree(points).query(points, k=min(k, len(points)), distance_upper_bound=radius, workers=-1)
     valid = np.isfinite(dist)[..., None]
     neighbours = points[np.where(np.isfinite(dist), idx, 0)]
     centroids = (neighbours * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
@@ -115,8 +109,9 @@ def downsample(points: np.ndarray, voxel: float, remove_outliers: bool = True) -
     return np.asarray(pcd.points).copy()
 
 
-def prepare_points(points: np.ndarray, voxel: float, fpfh: bool = True) -> PreparedCloud:
-    """Normals, their orientation and (optionally) FPFH for points that are already downsampled.
+def prepare_points(points: np.ndarray, voxel: float, fpfh: bool = True, orient: bool = False) -> PreparedCloud:
+    """Normals, their orientation (when ``fpfh`` or ``orient``) and (with ``fpfh``) FPFH of
+    every point, for points that are already downsampled.
 
     Depends on the points only through distances and the normals' own rule, so a
     rotated copy of the same points gets rotated normals and identical FPFH.
@@ -128,18 +123,26 @@ def prepare_points(points: np.ndarray, voxel: float, fpfh: bool = True) -> Prepa
     if extent[1] < 1e-3 * extent[0]:
         raise ValueError("degenerate geometry: the points lie on a line")
     normals, normal_ok = estimate_normals(points, 2.5 * voxel)
-    pcd = to_o3d(points, normals)
-    features = None
-    if fpfh:
+    if fpfh or orient:
         normals = orient_normals(points, normals, 5.0 * voxel)
-        pcd.normals = o3d.utility.Vector3dVector(normals)
-        features = np.asarray(o3d.pipelines.registration.compute_fpfh_feature(
-            pcd, o3d.geometry.KDTreeSearchParamHybrid(radius=5.0 * voxel, max_nn=100)).data).T.copy()
-    return PreparedCloud(points, normals, normal_ok, features, voxel, pcd)
+    cloud = PreparedCloud(points, normals, normal_ok, None, voxel, to_o3d(points, normals))
+    if fpfh:
+        cloud.fpfh = compute_fpfh(cloud)
+    return cloud
+
+
+def compute_fpfh(cloud: PreparedCloud, indices: np.ndarray | None = None, max_nn: int = 100) -> np.ndarray:
+    """FPFH ``(M, 33)`` of the points ``indices`` (all by default) over ``max_nn`` neighbours
+    within 5 voxels; the cloud's normals must be oriented (``prepare(..., orient=True)``)."""
+    search = o3d.geometry.KDTreeSearchParamHybrid(radius=5.0 * cloud.voxel, max_nn=max_nn)
+    registration = o3d.pipelines.registration
+    feature = (registration.compute_fpfh_feature(cloud.pcd, search) if indices is None
+               else registration.compute_fpfh_feature(cloud.pcd, search, np.asarray(indices).tolist()))
+    return np.asarray(feature.data).T.copy()
 
 
 def prepare(points: np.ndarray, voxel: float | None = None, remove_outliers: bool = True,
-            fpfh: bool = True) -> PreparedCloud:
+            fpfh: bool = True, orient: bool = False) -> PreparedCloud:
     """Downsample, drop statistical outliers, estimate and orient normals, compute FPFH."""
     voxel = float(voxel) if voxel else estimate_voxel_size(points)
-    return prepare_points(downsample(points, voxel, remove_outliers), voxel, fpfh)
+    return prepare_points(downsample(points, voxel, remove_outliers), voxel, fpfh, orient)

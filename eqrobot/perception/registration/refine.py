@@ -28,10 +28,38 @@ def evaluate_alignment(source: o3d.geometry.PointCloud, target: o3d.geometry.Poi
     return float(r.fitness), float(r.inlier_rmse)
 
 
-def fitness_scores(source_points: np.ndarray, target_points: np.ndarray, transforms, max_distance: float
-                   ) -> np.ndarray:
-    """Fitness (share of source points with a target point within ``max_distance``) of each
-    transform, with one KD-tree of the target for all of them."""
-    tree = cKDTree(target_points)
-    return np.array([np.mean(np.isfinite(tree.query(apply(T, source_points), distance_upper_bound=max_distance)[0]))
-                     for T in transforms])
+def surface_fitness(source_points: np.ndarray, source_normals: np.ndarray, target_points: np.ndarray,
+                    target_normals: np.ndarray, transforms: np.ndarray, max_distance: float,
+                    min_cos: float = 0.7, n_points: int = 300) -> np.ndarray:
+    """For each transform, the share of (a fixed subsample of ``n_points``) source points that
+    land within ``max_distance`` of a target point whose normal agrees with theirs
+    (|cos| > ``min_cos``; normal signs are ignored). One KD-tree query for all transforms.
+
+    A wrong pose often brings points near the other surface but crossing it; requiring the
+    normals to agree tells those apart."""
+    keep = np.random.default_rng(0).choice(len(source_points), min(n_points, len(source_points)), replace=False)
+    pts, nrm = source_points[np.sort(keep)], source_normals[np.sort(keep)]
+    R, t = transforms[:, :3, :3], transforms[:, :3, 3]
+    moved = np.einsum("bij,nj->bni", R, pts) + t[:, None]
+    d, j = cKDTree(target_points).query(moved.reshape(-1, 3), distance_upper_bound=max_distance, workers=-1)
+    near = np.isfinite(d).reshape(len(transforms), -1)
+    j = np.where(near, j.reshape(near.shape), 0)
+    agree = np.abs(np.einsum("bij,nj,bni->bn", R, nrm, target_normals[j])) > min_cos
+    return (near & agree).mean(1)
+
+
+def plane_rmse(source_points: np.ndarray, target_points: np.ndarray, target_normals: np.ndarray,
+               normal_ok: np.ndarray, T: np.ndarray, max_distance: float) -> float:
+    """RMS distance, along the target's normal, of the source points that have a target point
+    within ``max_distance`` (only well-defined normals count); inf when there are none.
+
+    Unlike the point-to-point RMSE it does not grow when two scans sample the surface at
+    different places: only leaving the surface counts."""
+    moved = apply(T, source_points)
+    d, j = cKDTree(target_points).query(moved, distance_upper_bound=max_distance, workers=-1)
+    hit = np.isfinite(d)
+    hit[hit] &= normal_ok[j[hit]]
+    if not hit.any():
+        return float("inf")
+    off = np.einsum("ni,ni->n", moved[hit] - target_points[j[hit]], target_normals[j[hit]])
+    return float(np.sqrt(np.mean(off**2)))

@@ -1,7 +1,8 @@
 """The registration inference object: ``Registrar()(source, target) -> RegistrationResult``.
 
-Method ``eq`` (default): rotation-invariant learned descriptors -> mutual/ratio matching
--> deterministic second-order-compatibility fit -> point-to-plane ICP. ``fpfh``, ``fgr``
+Method ``eq`` (default): rotation-invariant descriptors (the learned one side by side with
+FPFH by default) -> mutual/ratio matching -> deterministic second-order-compatibility fit
+-> point-to-plane ICP. ``fpfh``, ``fgr``
 and ``icp`` run Open3D's methods through the same preprocessing and ICP refinement.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -26,12 +28,13 @@ from eqrobot.perception.registration.model import (
     descriptor_inputs,
     fold_batch_norm,
 )
-from eqrobot.perception.registration.preprocess import PreparedCloud, estimate_voxel_size, prepare
-from eqrobot.perception.registration.refine import evaluate_alignment, fitness_scores, icp_point_to_plane
+from eqrobot.perception.registration.preprocess import PreparedCloud, compute_fpfh, estimate_voxel_size, prepare
+from eqrobot.perception.registration.refine import evaluate_alignment, icp_point_to_plane, plane_rmse, surface_fitness
 from eqrobot.perception.registration.result import RegistrationResult
 from eqrobot.resources import share_file
 
 METHODS = ("eq", "fpfh", "fgr", "icp")
+DESCRIPTORS = ("fused", "learned", "fpfh")
 DEFAULT_WEIGHTS = "models/registration/descriptor.safetensors"
 
 
@@ -40,31 +43,41 @@ class RegistrarConfig:
     method: str = "eq"
     voxel: float | None = None  # metres; None: estimated from the target cloud
     weights: str | None = None  # None: the shipped weights
-    descriptor: str = "learned"  # learned | fpfh (ablation: our estimator on FPFH matches)
+    # fused: the learned descriptor and FPFH side by side (the two fail on different points,
+    # so matching on both finds more right partners); learned: the learned one alone (faster);
+    # fpfh: FPFH alone (ablation: our estimator on FPFH matches).
+    descriptor: str = "fused"
+    fpfh_weight: float = 0.5  # FPFH's share of the fused descriptor's squared length
+    fpfh_neighbours: int = 100  # FPFH over at most this many points within 5 voxels
     device: str = "auto"
     max_matches: int = 1000
     top_k: int = 1  # target candidates proposed per source point
     keypoints: int = 1000  # points per cloud that get a descriptor (all points still form the patches)
     inlier_voxels: float = 2.5  # correspondence inlier distance, in voxels
-    seeds: int = 100  # consensus sets grown by the robust fit
+    seeds: int = 1000  # consensus sets grown by the robust fit (at most one per match)
     consensus: int = 30  # correspondences per consensus set
-    alternatives: int = 3  # clearly different runner-up poses also refined; the best geometric fit wins
+    candidates: int = 10  # best-supported poses checked against the surfaces; the best fit is refined
     icp: bool = True
     refine_all: bool = False  # ICP every candidate instead of only the best-scoring one (slower)
     icp_voxels: float = 1.5  # ICP correspondence distance, in voxels
     seed: int = 0  # used only by Open3D RANSAC ('fpfh')
-    # Acceptance: the transform is trusted (converged) when all three hold. None takes the
-    # thresholds calibrated with the weights (method eq), else 12 inliers, fitness 0.2
-    # and no ambiguity limit.
+    # Acceptance: the transform is trusted (converged) when all four hold. None takes the
+    # thresholds calibrated with the weights (method eq), else 12 inliers, fitness 0.2 and
+    # no ambiguity or off-surface limit. The inliers' distance off the target surface (RMS
+    # along its normals, in voxels) tells right from wrong poses best at low overlap, where
+    # fitness cannot: a wrong pose keeps only chance neighbours, off the surface as often as on it.
     min_inliers: int | None = None
     min_fitness: float | None = None
     max_ambiguity: float | None = None
+    max_plane_rmse_voxels: float | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got '{self.method}'")
-        if self.descriptor not in ("learned", "fpfh"):
-            raise ValueError(f"descriptor must be 'learned' or 'fpfh', got '{self.descriptor}'")
+        if self.descriptor not in DESCRIPTORS:
+            raise ValueError(f"descriptor must be one of {DESCRIPTORS}, got '{self.descriptor}'")
+        if not 0.0 <= self.fpfh_weight <= 1.0:
+            raise ValueError(f"fpfh_weight must be within [0, 1], got {self.fpfh_weight}")
         if self.voxel is not None and not self.voxel > 0:
             raise ValueError(f"voxel must be positive, got {self.voxel}")
 
@@ -77,6 +90,10 @@ def _points(cloud) -> np.ndarray:
     if pts.ndim != 2 or pts.shape[1] != 3:
         raise ValueError(f"expected an (N, 3) point array, got shape {pts.shape}")
     return pts
+
+
+def _unit(f: np.ndarray) -> np.ndarray:
+    return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
 
 
 def load_descriptor(weights: str | Path | None, device: str) -> DescriptorNet:
@@ -99,7 +116,7 @@ class Registrar:
         self.device = resolve_device(self.config.device).device
         self.net = None
         calibrated = {}
-        if self.config.method == "eq" and self.config.descriptor == "learned":
+        if self.config.method == "eq" and self.config.descriptor != "fpfh":
             self.net = load_descriptor(self.config.weights, self.device)
             calibrated = self.net.acceptance
         self.min_inliers = self.config.min_inliers or calibrated.get("min_inliers", 12)
@@ -107,6 +124,9 @@ class Registrar:
                             else calibrated.get("min_fitness", 0.2))
         self.max_ambiguity = (self.config.max_ambiguity if self.config.max_ambiguity is not None
                               else calibrated.get("max_ambiguity", 1.0))
+        self.max_plane_rmse_voxels = (self.config.max_plane_rmse_voxels
+                                      if self.config.max_plane_rmse_voxels is not None
+                                      else calibrated.get("max_plane_rmse_voxels") or float("inf"))
 
     # --- stages ------------------------------------------------------------------
 
@@ -114,9 +134,10 @@ class Registrar:
         return self.config.voxel or estimate_voxel_size(target_points)
 
     def prepare(self, cloud, voxel: float) -> PreparedCloud:
-        method = self.config.method
-        needs_fpfh = method in ("fpfh", "fgr") or (method == "eq" and self.config.descriptor != "learned")
-        return prepare(_points(cloud), voxel, fpfh=needs_fpfh)
+        method, descriptor = self.config.method, self.config.descriptor
+        # Method eq computes FPFH only at its keypoints (describe), from oriented normals.
+        return prepare(_points(cloud), voxel, fpfh=method in ("fpfh", "fgr"),
+                       orient=method == "eq" and descriptor != "learned")
 
     def keypoint_indices(self, p: PreparedCloud) -> np.ndarray:
         """A fixed-seed subset of at most ``keypoints`` points: the same cloud always gets the same subset."""
@@ -124,11 +145,20 @@ class Registrar:
             return np.arange(len(p))
         return np.sort(np.random.default_rng(0).choice(len(p), self.config.keypoints, replace=False))
 
-    @torch.no_grad()
     def describe(self, p: PreparedCloud, keys: np.ndarray) -> np.ndarray:
-        if self.net is None:
-            f = p.fpfh[keys]
-            return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+        """Unit descriptors of the ``keys`` points, for the configured descriptor."""
+        kind = self.config.descriptor
+        if kind == "fpfh":
+            return _unit(compute_fpfh(p, keys, self.config.fpfh_neighbours))
+        learned = self._learned(p, keys)
+        if kind == "learned":
+            return learned
+        w = self.config.fpfh_weight
+        fpfh = _unit(compute_fpfh(p, keys, self.config.fpfh_neighbours))
+        return np.concatenate([np.sqrt(1.0 - w) * learned, np.sqrt(w) * fpfh], axis=1)
+
+    @torch.no_grad()
+    def _learned(self, p: PreparedCloud, keys: np.ndarray) -> np.ndarray:
         x = descriptor_inputs(p.points, p.normals, p.voxel, self.net.config, keys, p.normal_ok)
         return self.net(x.ppf.to(self.device), x.mask.to(self.device)).cpu().numpy()
 
@@ -149,9 +179,9 @@ class Registrar:
                           init: np.ndarray | None = None) -> RegistrationResult:
         method = self.config.method
         timings: dict[str, float] = {}
-        num_inliers, ambiguity = -1, 0.0
+        num_inliers = -1
         if method == "eq":
-            candidates, num_inliers, ambiguity = self._global_eq(src, tgt, timings)
+            candidates, num_inliers = self._global_eq(src, tgt, timings)
         elif method == "fpfh":
             T, timings["global"] = baselines.fpfh_ransac(src, tgt, self.config.seed)
             candidates = [T]
@@ -163,16 +193,17 @@ class Registrar:
             candidates = [T]
         if init is not None and method != "icp":
             candidates.append(np.asarray(init, dtype=np.float64))
-        T, fitness, rmse = self._refine(src, tgt, candidates, timings)
+        pose = self._refine(src, tgt, candidates, timings, rate_ambiguity=method == "eq")
         if num_inliers < 0:
-            num_inliers = int(round(fitness * len(src)))
-        converged = (num_inliers >= self.min_inliers and fitness >= self.min_fitness
-                     and ambiguity <= self.max_ambiguity)
-        return RegistrationResult(T, fitness, rmse, num_inliers, converged, method, timings, src.voxel, ambiguity)
+            num_inliers = int(round(pose.fitness * len(src)))
+        converged = (num_inliers >= self.min_inliers and pose.fitness >= self.min_fitness
+                     and pose.ambiguity <= self.max_ambiguity
+                     and pose.off_surface <= self.max_plane_rmse_voxels * src.voxel)
+        return RegistrationResult(pose.transform, pose.fitness, pose.rmse, num_inliers, converged, method, timings,
+                                  src.voxel, pose.ambiguity, pose.off_surface)
 
-    def _global_eq(self, src: PreparedCloud, tgt: PreparedCloud, timings: dict) -> tuple[list, int, float]:
-        """Pose candidates (the best-supported first, then clearly different runners-up),
-        the best one's inlier count and the ambiguity."""
+    def _global_eq(self, src: PreparedCloud, tgt: PreparedCloud, timings: dict) -> tuple[list, int]:
+        """Pose candidates (the best-supported first) and the best one's inlier count."""
         t = time.perf_counter()
         k_src, k_tgt = self.keypoint_indices(src), self.keypoint_indices(tgt)
         d_src, d_tgt = self.describe(src, k_src), self.describe(tgt, k_tgt)
@@ -183,30 +214,56 @@ class Registrar:
         t = time.perf_counter()
         fit = robust_rigid_fit(src.points[k_src[pairs[:, 0]]], tgt.points[k_tgt[pairs[:, 1]]],
                                self.config.inlier_voxels * src.voxel, self.config.seeds, self.config.consensus,
-                               alternatives=self.config.alternatives)
+                               candidates=self.config.candidates)
         timings["estimate"] = time.perf_counter() - t
-        alternatives = [] if fit.alternatives is None else list(fit.alternatives)
-        return [fit.transform, *alternatives], len(fit.inliers), fit.ambiguity
+        return list(fit.candidates), len(fit.inliers)
 
-    def _refine(self, src: PreparedCloud, tgt: PreparedCloud, candidates: list, timings: dict
-                ) -> tuple[np.ndarray, float, float]:
+    def _refine(self, src: PreparedCloud, tgt: PreparedCloud, candidates: list, timings: dict,
+                rate_ambiguity: bool) -> RefinedPose:
         """Refine the candidate poses with ICP and keep the one that fits the geometry best.
 
-        With ``refine_all`` false, candidates are first scored without refinement at the
-        looser correspondence distance and only the winner pays for ICP (faster; a pose
-        that ICP would have pulled in can lose)."""
+        Candidates are first scored without refinement (share of source points on the target
+        surface with agreeing normals, ``surface_fitness``); with ``refine_all`` false only the
+        best pays for ICP (faster; a pose that ICP would have pulled in can lose). The
+        ambiguity is the best clearly different candidate's score relative to the best one's."""
         t = time.perf_counter()
-        if len(candidates) > 1 and not self.config.refine_all:
-            scores = fitness_scores(src.points, tgt.points, candidates, self.config.inlier_voxels * src.voxel)
-            candidates = [candidates[int(np.argmax(scores))]]
         distance = self.config.icp_voxels * src.voxel
+        poses = np.asarray(candidates)
+        ambiguity = 0.0
+        if len(poses) > 1:
+            scores = surface_fitness(src.points, src.normals, tgt.points, tgt.normals, poses, distance)
+            if rate_ambiguity:
+                ambiguity = _ambiguity(poses, scores)
+            if not self.config.refine_all:
+                poses = poses[[int(np.argmax(scores))]]
         best = None
-        for cand in candidates:
+        for pose in poses:
             if self.config.icp:
-                out = icp_point_to_plane(src.pcd, tgt.pcd, cand, distance)
+                out = icp_point_to_plane(src.pcd, tgt.pcd, pose, distance)
             else:
-                out = (cand, *evaluate_alignment(src.pcd, tgt.pcd, cand, distance))
+                out = (pose, *evaluate_alignment(src.pcd, tgt.pcd, pose, distance))
             if best is None or out[1] > best[1]:
                 best = out
+        T, fitness, rmse = best
+        off_surface = plane_rmse(src.points, tgt.points, tgt.normals, tgt.normal_ok, T, distance)
         timings["refine"] = time.perf_counter() - t
-        return best
+        return RefinedPose(T, fitness, rmse, ambiguity, off_surface)
+
+
+class RefinedPose(NamedTuple):
+    transform: np.ndarray
+    fitness: float
+    rmse: float
+    ambiguity: float
+    off_surface: float  # inlier RMS distance along the target normals, metres
+
+
+def _ambiguity(poses: np.ndarray, scores: np.ndarray, distinct_deg: float = 10.0) -> float:
+    """Score of the best pose more than ``distinct_deg`` away from the best-scoring one,
+    relative to it: near 1 when two different poses fit the surfaces equally well."""
+    best = int(np.argmax(scores))
+    cos = (np.einsum("bij,ij->b", poses[:, :3, :3], poses[best, :3, :3]) - 1.0) / 2.0
+    distinct = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))) > distinct_deg
+    if not distinct.any() or scores[best] <= 0:
+        return 0.0
+    return float(scores[distinct].max() / scores[best])

@@ -14,8 +14,10 @@ class RegistrationResult:
     ``fitness``: share of (downsampled) source points with a target point within the
     inlier distance after alignment; ``inlier_rmse``: RMS distance of those points;
     ``num_inliers``: correspondences consistent with the transform (global methods);
-    ``ambiguity``: support of the best clearly different pose relative to the chosen one
-    (method eq; near 1 when e.g. a symmetric object fits several ways);
+    ``ambiguity``: how well the best clearly different (> 10 deg) candidate pose fits the
+    surfaces, relative to the chosen one (method eq; near 1 when e.g. a symmetric object
+    fits several ways, 0 when every candidate agrees); ``plane_rmse``: RMS
+    distance of the inliers along the target's normals (how far they are off the surface);
     ``converged``: the evidence is strong enough to trust the transform (see the
     registrar's calibration); ``timings``: seconds per stage.
     """
@@ -29,6 +31,7 @@ class RegistrationResult:
     timings: dict[str, float] = field(default_factory=dict)
     voxel: float = float("nan")
     ambiguity: float = 0.0
+    plane_rmse: float = float("nan")
 
     @property
     def time_s(self) -> float:
@@ -46,4 +49,5 @@ class RegistrationResult:
             "timings": {k: float(v) for k, v in self.timings.items()},
             "voxel": float(self.voxel),
             "ambiguity": float(self.ambiguity),
+            "plane_rmse": float(self.plane_rmse),
         }

@@ -9,6 +9,7 @@ partner are not counted as negatives). Checkpoints are written atomically every
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -247,38 +248,41 @@ def plot_history(history: dict, path: Path) -> None:
 
 
 def calibrate_acceptance(weights: Path, pairs: list[RegistrationPair]) -> dict:
-    """Choose the ``converged`` thresholds on held-out pairs: the inlier floor and fitness
-    with the best F1 score of precision (accepted results that are right) and recall
-    (right results that are accepted). Stored in the weights' metadata.
+    """Choose the ``converged`` thresholds (see ``RegistrarConfig``) on held-out pairs: the
+    inlier floor, fitness floor, ambiguity ceiling and off-surface RMSE ceiling (in voxels)
+    with the best F1 score of precision (accepted results that are right) and recall (right
+    results that are accepted). Stored in the weights' metadata.
 
     Inlier counts scale with cloud size and overlap, so they only set a floor against
-    chance agreement. The ambiguity is reported but does not gate: on symmetric objects
-    a wrong pose fits the geometry as well as the right one, and no threshold on it
-    separated them on the validation pairs.
+    chance agreement; fitness is low for right poses at low overlap, where the off-surface
+    RMSE carries most of the signal; the ambiguity flags symmetric objects, whose wrong
+    poses fit as well as the right one.
     """
     from eqrobot.perception.registration.evaluate import RRE_DEG, RTE_DIAMETER_SHARE, pair_diameter
     from eqrobot.perception.registration.registrar import Registrar, RegistrarConfig
 
-    reg = Registrar(RegistrarConfig(method="eq", weights=str(weights), device="cpu", min_inliers=1,
-                                    min_fitness=0.0, max_ambiguity=1.0))
+    reg = Registrar(RegistrarConfig(method="eq", weights=str(weights), device="cpu", min_inliers=1, min_fitness=0.0,
+                                    max_ambiguity=float("inf"), max_plane_rmse_voxels=float("inf")))
     rows = []
     for pair in progress(pairs, desc="calibrating acceptance", unit="pair"):
         r = reg(pair.source, pair.target)
         ok = (np.degrees(rotation_error(r.transform, pair.transform)) < RRE_DEG
               and translation_error(r.transform, pair.transform) < RTE_DIAMETER_SHARE * pair_diameter(pair))
-        rows.append((r.num_inliers, r.fitness, ok))
-    inliers, fitness, ok = (np.array(c) for c in zip(*rows, strict=True))
+        rows.append((r.num_inliers, r.fitness, r.ambiguity, r.plane_rmse / r.voxel, ok))
+    inliers, fitness, ambiguity, off_surface, ok = (np.array(c) for c in zip(*rows, strict=True))
     best, best_f1 = {}, -1.0
-    for n_min in range(6, 16, 3):
-        for f_min in np.arange(0.0, 0.91, 0.05):
-            accepted = (inliers >= n_min) & (fitness >= f_min)
-            precision = float(ok[accepted].mean()) if accepted.any() else 0.0
-            recall = float((accepted & ok).sum() / max(ok.sum(), 1))
-            f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-            if f1 > best_f1:
-                best_f1 = f1
-                best = {"min_inliers": n_min, "min_fitness": round(float(f_min), 2), "max_ambiguity": 1.0,
-                        "precision": precision, "recall": recall}
+    for n_min, f_min, a_max, r_max in itertools.product(range(6, 16, 3), np.arange(0.0, 0.91, 0.05),
+                                                        (0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+                                                        [*np.arange(0.2, 0.81, 0.02), float("inf")]):
+        accepted = (inliers >= n_min) & (fitness >= f_min) & (ambiguity <= a_max) & (off_surface <= r_max)
+        precision = float(ok[accepted].mean()) if accepted.any() else 0.0
+        recall = float((accepted & ok).sum() / max(ok.sum(), 1))
+        f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+        if f1 > best_f1 + 1e-12:
+            best_f1 = f1
+            best = {"min_inliers": n_min, "min_fitness": round(float(f_min), 2), "max_ambiguity": a_max,
+                    "max_plane_rmse_voxels": round(float(r_max), 3) if np.isfinite(r_max) else None,
+                    "precision": precision, "recall": recall}
     best["pairs"] = len(rows)
     tensors, meta = load_checkpoint(weights)
     meta["acceptance"] = best

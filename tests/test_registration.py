@@ -202,6 +202,22 @@ def test_registrar_registers_two_partial_views_of_a_real_scan_deterministically(
                                     "time_s"}
 
 
+def test_a_cloud_registered_twice_is_described_once(bunny_pair):
+    reg = Registrar(RegistrarConfig(device="cpu"))
+    voxel = reg.voxel_for(bunny_pair.target)
+    src, tgt = reg.prepare(bunny_pair.source, voxel), reg.prepare(bunny_pair.target, voxel)
+    first = reg.register_prepared(src, tgt)
+    (cached,) = tgt.descriptors.values()
+    again = reg.register_prepared(src, tgt)
+    np.testing.assert_allclose(again.transform, first.transform, atol=1e-9)
+    assert next(iter(tgt.descriptors.values())) is cached
+    # Other settings describe the cloud afresh.
+    learned = Registrar(RegistrarConfig(device="cpu", descriptor="learned"))
+    learned.register_prepared(src, tgt)
+    dim = learned.net.config.dim
+    assert sorted(d.shape[1] for d in tgt.descriptors.values()) == [dim, dim + 33]
+
+
 @pytest.mark.parametrize("descriptor", ["learned", "fpfh"])
 def test_the_other_descriptors_register_the_same_pair(descriptor, bunny_pair):
     result = Registrar(RegistrarConfig(method="eq", descriptor=descriptor, device="cpu"))(

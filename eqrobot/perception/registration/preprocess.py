@@ -8,7 +8,7 @@ neighbourhood). The learned descriptor does not depend on normal signs and skips
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import open3d as o3d
@@ -33,6 +33,9 @@ class PreparedCloud:
     fpfh: np.ndarray | None  # (N, 33); None when not asked for
     voxel: float
     pcd: o3d.geometry.PointCloud  # the same points/normals for Open3D (ICP)
+    # Descriptors already computed for this cloud, by the settings that made them: a cloud
+    # registered twice (a node's reference, odometry's previous scan) is described once.
+    descriptors: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.points)

@@ -8,6 +8,7 @@ and ``icp`` run Open3D's methods through the same preprocessing and ICP refineme
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from eqrobot.resources import share_file
 
 METHODS = ("eq", "fpfh", "fgr", "icp")
 DESCRIPTORS = ("fused", "learned", "fpfh")
+_INSTANCES = itertools.count()
 DEFAULT_WEIGHTS = "models/registration/descriptor.safetensors"
 
 
@@ -113,6 +115,7 @@ class Registrar:
     config: RegistrarConfig = field(default_factory=RegistrarConfig)
 
     def __post_init__(self) -> None:
+        self._instance = next(_INSTANCES)  # which weights described a cloud (ids can be reused)
         self.device = resolve_device(self.config.device).device
         self.net = None
         calibrated = {}
@@ -156,6 +159,14 @@ class Registrar:
         w = self.config.fpfh_weight
         fpfh = _unit(compute_fpfh(p, keys, self.config.fpfh_neighbours))
         return np.concatenate([np.sqrt(1.0 - w) * learned, np.sqrt(w) * fpfh], axis=1)
+
+    def _described(self, p: PreparedCloud, keys: np.ndarray) -> np.ndarray:
+        """``describe``, remembered on the cloud for these settings."""
+        c = self.config
+        key = (self._instance, c.descriptor, c.fpfh_weight, c.fpfh_neighbours, c.keypoints)
+        if key not in p.descriptors:
+            p.descriptors[key] = self.describe(p, keys)
+        return p.descriptors[key]
 
     @torch.no_grad()
     def _learned(self, p: PreparedCloud, keys: np.ndarray) -> np.ndarray:
@@ -206,7 +217,7 @@ class Registrar:
         """Pose candidates (the best-supported first) and the best one's inlier count."""
         t = time.perf_counter()
         k_src, k_tgt = self.keypoint_indices(src), self.keypoint_indices(tgt)
-        d_src, d_tgt = self.describe(src, k_src), self.describe(tgt, k_tgt)
+        d_src, d_tgt = self._described(src, k_src), self._described(tgt, k_tgt)
         timings["features"] = time.perf_counter() - t
         t = time.perf_counter()
         pairs, _ = match_descriptors(d_src, d_tgt, self.config.max_matches, self.config.top_k)

@@ -25,10 +25,6 @@ class RobustFit:
     transform: np.ndarray
     inliers: np.ndarray  # indices into the correspondences
     rmse: float
-    # Support of the best hypothesis that differs from the chosen one by more than
-    # ``distinct_deg``, relative to the chosen one's: near 1 means two different poses
-    # explain the matches equally well (a symmetric object, a repetitive scene).
-    ambiguity: float = 0.0
     # The ``candidates`` best-supported hypotheses (B, 4, 4), best first; the first is ``transform``.
     candidates: np.ndarray | None = None
 
@@ -84,7 +80,7 @@ def _pairwise_distances(p: np.ndarray) -> np.ndarray:
 
 def robust_rigid_fit(src_pts: np.ndarray, tgt_pts: np.ndarray, inlier_threshold: float,
                      n_seeds: int = 1000, consensus: int = 30, refinements: int = 3,
-                     distinct_deg: float = 10.0, candidates: int = 1) -> RobustFit:
+                     candidates: int = 1) -> RobustFit:
     """Fit the rigid transform supported by most correspondences ``src_pts[i] <-> tgt_pts[i]``."""
     src = np.asarray(src_pts, dtype=np.float64)
     tgt = np.asarray(tgt_pts, dtype=np.float64)
@@ -104,12 +100,9 @@ def robust_rigid_fit(src_pts: np.ndarray, tgt_pts: np.ndarray, inlier_threshold:
     weights = np.take_along_axis(second_order[seeds], members, axis=1).astype(np.float64) + 1e-6
     T = kabsch(src[members], tgt[members], weights)
     support = msac_scores(_residuals(T, src, tgt), inlier_threshold)
-    best = int(np.argmax(support))  # first maximum: deterministic tie-break
-    T_best = T[best][None]
-    cos = (np.einsum("bij,ij->b", T[:, :3, :3], T[best, :3, :3]) - 1.0) / 2.0
-    distinct = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))) > distinct_deg
-    ambiguity = float(support[distinct].max() / max(support[best], 1e-9)) if distinct.any() else 0.0
-    next_best = T[np.argsort(-support, kind="stable")[1:max(candidates, 1)]]
+    ranked = np.argsort(-support, kind="stable")  # first maximum first: deterministic tie-break
+    T_best = T[ranked[0]][None]
+    next_best = T[ranked[1:max(candidates, 1)]]
 
     for _ in range(refinements):
         mask = _residuals(T_best, src, tgt)[0] < inlier_threshold
@@ -119,4 +112,4 @@ def robust_rigid_fit(src_pts: np.ndarray, tgt_pts: np.ndarray, inlier_threshold:
     res = _residuals(T_best, src, tgt)[0]
     inliers = np.nonzero(res < inlier_threshold)[0]
     rmse = float(np.sqrt(np.mean(res[inliers] ** 2))) if len(inliers) else float("inf")
-    return RobustFit(T_best[0], inliers, rmse, ambiguity, np.concatenate([T_best, next_best]))
+    return RobustFit(T_best[0], inliers, rmse, np.concatenate([T_best, next_best]))

@@ -33,7 +33,7 @@ class PreparedCloud:
     fpfh: np.ndarray | None  # (N, 33); None when not asked for
     voxel: float
     pcd: o3d.geometry.PointCloud  # the same points/normals for Open3D (ICP)
-    # Descriptors already computed for this cloud, by the settings that made them: a cloud
+    # Descriptors already computed for this cloud, by the registrar that made them: a cloud
     # registered twice (a node's reference, odometry's previous scan) is described once.
     descriptors: dict = field(default_factory=dict, repr=False)
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from eqrobot.device import resolve_device
+from eqrobot.geometry.transforms import rotation_error
 from eqrobot.geometry.types import PointCloud
 from eqrobot.io.checkpoint import load_checkpoint
 from eqrobot.perception.registration import baselines
@@ -115,7 +116,7 @@ class Registrar:
     config: RegistrarConfig = field(default_factory=RegistrarConfig)
 
     def __post_init__(self) -> None:
-        self._instance = next(_INSTANCES)  # which weights described a cloud (ids can be reused)
+        self._instance = next(_INSTANCES)  # which registrar described a cloud (ids can be reused)
         self.device = resolve_device(self.config.device).device
         self.net = None
         calibrated = {}
@@ -161,12 +162,10 @@ class Registrar:
         return np.concatenate([np.sqrt(1.0 - w) * learned, np.sqrt(w) * fpfh], axis=1)
 
     def _described(self, p: PreparedCloud, keys: np.ndarray) -> np.ndarray:
-        """``describe``, remembered on the cloud for these settings."""
-        c = self.config
-        key = (self._instance, c.descriptor, c.fpfh_weight, c.fpfh_neighbours, c.keypoints)
-        if key not in p.descriptors:
-            p.descriptors[key] = self.describe(p, keys)
-        return p.descriptors[key]
+        """``describe``, remembered on the cloud for this registrar (its settings are fixed)."""
+        if self._instance not in p.descriptors:
+            p.descriptors[self._instance] = self.describe(p, keys)
+        return p.descriptors[self._instance]
 
     @torch.no_grad()
     def _learned(self, p: PreparedCloud, keys: np.ndarray) -> np.ndarray:
@@ -273,8 +272,7 @@ def _ambiguity(poses: np.ndarray, scores: np.ndarray, distinct_deg: float = 10.0
     """Score of the best pose more than ``distinct_deg`` away from the best-scoring one,
     relative to it: near 1 when two different poses fit the surfaces equally well."""
     best = int(np.argmax(scores))
-    cos = (np.einsum("bij,ij->b", poses[:, :3, :3], poses[best, :3, :3]) - 1.0) / 2.0
-    distinct = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))) > distinct_deg
+    distinct = np.degrees(rotation_error(poses, poses[best])) > distinct_deg
     if not distinct.any() or scores[best] <= 0:
         return 0.0
     return float(scores[distinct].max() / scores[best])

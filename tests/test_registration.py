@@ -8,7 +8,7 @@ import torch
 from eqrobot import geometry as g
 from eqrobot.io.samples import sample_cloud, sample_surface
 from eqrobot.perception.registration.data import load_mesh, make_pairs, partial_pair, raycast_view
-from eqrobot.perception.registration.estimator import _residuals, kabsch, robust_rigid_fit
+from eqrobot.perception.registration.estimator import kabsch, residuals, robust_rigid_fit
 from eqrobot.perception.registration.matching import match_descriptors
 from eqrobot.perception.registration.model import DescriptorNet, descriptor_inputs, fold_batch_norm, patch_neighbours
 from eqrobot.perception.registration.preprocess import compute_fpfh, downsample, estimate_voxel_size, prepare_points
@@ -137,7 +137,7 @@ def test_residuals_by_one_matrix_product_equal_moving_the_points():
     src, tgt = rng.normal(size=(300, 3)) + 500.0, rng.normal(size=(300, 3)) - 800.0  # far from the origin
     T = g.random_transforms(20, max_translation=1000.0, seed=4)
     direct = np.linalg.norm(np.einsum("bij,nj->bni", T[:, :3, :3], src) + T[:, None, :3, 3] - tgt[None], axis=-1)
-    np.testing.assert_allclose(_residuals(T, src, tgt), direct, atol=1e-8)
+    np.testing.assert_allclose(residuals(T, src, tgt), direct, atol=1e-8)
 
 
 def test_robust_fit_prefers_the_tighter_of_two_supported_poses():
@@ -160,8 +160,8 @@ def test_off_surface_rmse_ignores_where_a_surface_was_sampled():
     cloud = prepare_points(plane + [0, 0, 0], 0.01, fpfh=False)
     shifted = plane + [0.005, 0.005, 0.0]  # sampled half a spacing away, on the same surface
     lifted = plane + [0.0, 0.0, 0.004]  # 4 mm off the surface
-    assert plane_rmse(shifted, cloud.points, cloud.normals, cloud.normal_ok, np.eye(4), 0.015) < 1e-6
-    assert plane_rmse(lifted, cloud.points, cloud.normals, cloud.normal_ok, np.eye(4), 0.015) == pytest.approx(0.004)
+    assert plane_rmse(shifted, cloud.tree, cloud.normals, cloud.normal_ok, np.eye(4), 0.015) < 1e-6
+    assert plane_rmse(lifted, cloud.tree, cloud.normals, cloud.normal_ok, np.eye(4), 0.015) == pytest.approx(0.004)
 
 
 def test_robust_fit_needs_three_correspondences():

@@ -49,7 +49,7 @@ def kabsch(src: np.ndarray, tgt: np.ndarray, weights: np.ndarray | None = None) 
     return T
 
 
-def _residuals(T: np.ndarray, src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
+def residuals(T: np.ndarray, src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
     """``(B, N)`` distances of every correspondence under each of ``B`` transforms.
 
     One matrix product instead of moving every point under every transform:
@@ -78,6 +78,25 @@ def _pairwise_distances(p: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * p @ p.T, 0.0))
 
 
+def distinct_poses(T: np.ndarray, centre: np.ndarray, distance: float, n: int, angle_deg: float = 3.0) -> np.ndarray:
+    """Indices of the first ``n`` poses (in the given order) that differ from every earlier kept
+    one by more than ``angle_deg`` or move ``centre`` more than ``distance`` elsewhere: seeds of
+    one cluster give nearly the same pose, and checking it twice is wasted."""
+    R = T[:, :3, :3].reshape(len(T), 9)
+    moved = np.einsum("bij,j->bi", T[:, :3, :3], centre) + T[:, :3, 3]
+    cos_angle = (R @ R.T - 1.0) / 2.0  # trace(Ri^T Rj) = 1 + 2 cos(angle between them)
+    same = (cos_angle > np.cos(np.radians(angle_deg))) & (_pairwise_distances(moved) < distance)
+    covered = np.zeros(len(T), dtype=bool)
+    kept: list[int] = []
+    for i in range(len(T)):
+        if len(kept) == n:
+            break
+        if not covered[i]:
+            kept.append(i)
+            covered |= same[i]
+    return np.asarray(kept, dtype=np.int64)
+
+
 def robust_rigid_fit(src_pts: np.ndarray, tgt_pts: np.ndarray, inlier_threshold: float,
                      n_seeds: int = 1000, consensus: int = 30, refinements: int = 3,
                      candidates: int = 1) -> RobustFit:
@@ -99,17 +118,17 @@ def robust_rigid_fit(src_pts: np.ndarray, tgt_pts: np.ndarray, inlier_threshold:
     members[:, -1] = seeds  # each consensus set contains its seed
     weights = np.take_along_axis(second_order[seeds], members, axis=1).astype(np.float64) + 1e-6
     T = kabsch(src[members], tgt[members], weights)
-    support = msac_scores(_residuals(T, src, tgt), inlier_threshold)
+    support = msac_scores(residuals(T, src, tgt), inlier_threshold)
     ranked = np.argsort(-support, kind="stable")  # first maximum first: deterministic tie-break
     T_best = T[ranked[0]][None]
-    next_best = T[ranked[1:max(candidates, 1)]]
+    next_best = T[ranked][distinct_poses(T[ranked], src.mean(0), inlier_threshold, candidates)[1:]]
 
     for _ in range(refinements):
-        mask = _residuals(T_best, src, tgt)[0] < inlier_threshold
+        mask = residuals(T_best, src, tgt)[0] < inlier_threshold
         if mask.sum() < 3:
             break
         T_best = kabsch(src[mask][None], tgt[mask][None])
-    res = _residuals(T_best, src, tgt)[0]
+    res = residuals(T_best, src, tgt)[0]
     inliers = np.nonzero(res < inlier_threshold)[0]
     rmse = float(np.sqrt(np.mean(res[inliers] ** 2))) if len(inliers) else float("inf")
     return RobustFit(T_best[0], inliers, rmse, np.concatenate([T_best, next_best]))

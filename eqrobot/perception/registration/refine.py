@@ -6,6 +6,7 @@ import numpy as np
 import open3d as o3d
 from scipy.spatial import cKDTree
 
+from eqrobot.geometry.rotations import axis_angle_to_matrix
 from eqrobot.geometry.transforms import apply
 
 _reg = o3d.pipelines.registration
@@ -28,27 +29,57 @@ def evaluate_alignment(source: o3d.geometry.PointCloud, target: o3d.geometry.Poi
     return float(r.fitness), float(r.inlier_rmse)
 
 
-def surface_fitness(source_points: np.ndarray, source_normals: np.ndarray, target_points: np.ndarray,
-                    target_normals: np.ndarray, transforms: np.ndarray, max_distance: float,
-                    min_cos: float = 0.7, n_points: int = 300) -> np.ndarray:
-    """For each transform, the share of (a fixed subsample of ``n_points``) source points that
-    land within ``max_distance`` of a target point whose normal agrees with theirs
-    (|cos| > ``min_cos``; normal signs are ignored). One KD-tree query for all transforms.
+def surface_fit(points: np.ndarray, normals: np.ndarray, transforms: np.ndarray, tree: cKDTree,
+                target_normals: np.ndarray, max_distance: float, min_cos: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
+    """For each transform ``(B, 4, 4)``: the share of ``points`` that land within
+    ``max_distance`` of a target point whose normal agrees with theirs (|cos| > ``min_cos``;
+    normal signs are ignored), and the RMS distance of those points along the target normals.
+    ``tree`` holds the target points. One KD-tree query for all transforms.
 
     A wrong pose often brings points near the other surface but crossing it; requiring the
     normals to agree tells those apart."""
-    keep = np.random.default_rng(0).choice(len(source_points), min(n_points, len(source_points)), replace=False)
-    pts, nrm = source_points[np.sort(keep)], source_normals[np.sort(keep)]
-    R, t = transforms[:, :3, :3], transforms[:, :3, 3]
-    moved = np.einsum("bij,nj->bni", R, pts) + t[:, None]
-    d, j = cKDTree(target_points).query(moved.reshape(-1, 3), distance_upper_bound=max_distance, workers=-1)
-    near = np.isfinite(d).reshape(len(transforms), -1)
-    j = np.where(near, j.reshape(near.shape), 0)
-    agree = np.abs(np.einsum("bij,nj,bni->bn", R, nrm, target_normals[j])) > min_cos
-    return (near & agree).mean(1)
+    R = transforms[:, :3, :3]
+    moved = np.einsum("bij,nj->bni", R, points) + transforms[:, None, :3, 3]
+    near, j = _nearest(tree, moved, max_distance)
+    on = near & (np.abs(np.einsum("bij,nj,bni->bn", R, normals, target_normals[j])) > min_cos)
+    off = np.einsum("bni,bni->bn", moved - tree.data[j], target_normals[j])
+    rms = np.sqrt((off**2 * on).sum(1) / np.maximum(on.sum(1), 1))
+    return on.mean(1), rms
 
 
-def plane_rmse(source_points: np.ndarray, target_points: np.ndarray, target_normals: np.ndarray,
+def refine_poses(points: np.ndarray, transforms: np.ndarray, tree: cKDTree, target_normals: np.ndarray,
+                 target_normal_ok: np.ndarray, max_distance: float, iterations: int = 8) -> np.ndarray:
+    """Point-to-plane ICP of many poses ``(B, 4, 4)`` at once on a few ``points``: Gauss-Newton
+    steps on the linearised distances along the target normals (ill-defined normals left out).
+
+    Meant for screening poses before one full-resolution ICP: the right pose of a hypothesis
+    fitted to a few noisy matches is often a few degrees off, so comparing unrefined poses
+    favours whichever happens to be closest, not the one that fits."""
+    T = np.array(transforms, dtype=np.float64)
+    for _ in range(iterations):
+        moved = np.einsum("bij,nj->bni", T[:, :3, :3], points) + T[:, None, :3, 3]
+        near, j = _nearest(tree, moved, max_distance)
+        use = (near & target_normal_ok[j])[..., None]
+        n = target_normals[j]
+        residual = np.einsum("bni,bni->bn", moved - tree.data[j], n)[..., None] * use
+        J = np.concatenate([np.cross(moved, n), n], axis=-1) * use
+        H = np.einsum("bni,bnj->bij", J, J) + 1e-9 * np.eye(6)
+        step = -np.linalg.solve(H, np.einsum("bni,bn->bi", J, residual[..., 0])[..., None])[..., 0]
+        dR = axis_angle_to_matrix(step[:, :3])
+        T[:, :3, :3] = dR @ T[:, :3, :3]
+        T[:, :3, 3] = np.einsum("bij,bj->bi", dR, T[:, :3, 3]) + step[:, 3:]
+    return T
+
+
+def _nearest(tree: cKDTree, moved: np.ndarray, max_distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(found (B, N), index (B, N))`` of each moved point's nearest target point within
+    ``max_distance``; index 0 where none is found."""
+    d, j = tree.query(moved.reshape(-1, 3), distance_upper_bound=max_distance, workers=-1)
+    near = np.isfinite(d).reshape(moved.shape[:2])
+    return near, np.where(near, j.reshape(near.shape), 0)
+
+
+def plane_rmse(source_points: np.ndarray, tree: cKDTree, target_normals: np.ndarray,
                normal_ok: np.ndarray, T: np.ndarray, max_distance: float) -> float:
     """RMS distance, along the target's normal, of the source points that have a target point
     within ``max_distance`` (only well-defined normals count); inf when there are none.
@@ -56,10 +87,10 @@ def plane_rmse(source_points: np.ndarray, target_points: np.ndarray, target_norm
     Unlike the point-to-point RMSE it does not grow when two scans sample the surface at
     different places: only leaving the surface counts."""
     moved = apply(T, source_points)
-    d, j = cKDTree(target_points).query(moved, distance_upper_bound=max_distance, workers=-1)
+    d, j = tree.query(moved, distance_upper_bound=max_distance, workers=-1)
     hit = np.isfinite(d)
     hit[hit] &= normal_ok[j[hit]]
     if not hit.any():
         return float("inf")
-    off = np.einsum("ni,ni->n", moved[hit] - target_points[j[hit]], target_normals[j[hit]])
+    off = np.einsum("ni,ni->n", moved[hit] - tree.data[j[hit]], target_normals[j[hit]])
     return float(np.sqrt(np.mean(off**2)))

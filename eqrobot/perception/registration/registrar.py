@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from eqrobot.device import resolve_device
-from eqrobot.geometry.transforms import rotation_error
 from eqrobot.geometry.types import PointCloud
 from eqrobot.io.checkpoint import load_checkpoint
 from eqrobot.perception.registration import baselines
@@ -31,8 +30,9 @@ from eqrobot.perception.registration.model import (
     fold_batch_norm,
 )
 from eqrobot.perception.registration.preprocess import PreparedCloud, compute_fpfh, estimate_voxel_size, prepare
-from eqrobot.perception.registration.refine import evaluate_alignment, icp_point_to_plane, plane_rmse, surface_fitness
+from eqrobot.perception.registration.refine import evaluate_alignment, icp_point_to_plane, plane_rmse
 from eqrobot.perception.registration.result import RegistrationResult
+from eqrobot.perception.registration.screening import Matches, Screening, choose_pose
 from eqrobot.resources import share_file
 
 METHODS = ("eq", "fpfh", "fgr", "icp")
@@ -53,15 +53,15 @@ class RegistrarConfig:
     fpfh_weight: float = 0.5  # FPFH's share of the fused descriptor's squared length
     fpfh_neighbours: int = 100  # FPFH over at most this many points within 5 voxels
     device: str = "auto"
-    max_matches: int = 1000
+    max_matches: int = 600
     top_k: int = 1  # target candidates proposed per source point
-    keypoints: int = 1000  # points per cloud that get a descriptor (all points still form the patches)
+    keypoints: int = 600  # points per cloud that get a descriptor (all points still form the patches)
     inlier_voxels: float = 2.5  # correspondence inlier distance, in voxels
     seeds: int = 1000  # consensus sets grown by the robust fit (at most one per match)
     consensus: int = 30  # correspondences per consensus set
-    candidates: int = 10  # best-supported poses checked against the surfaces; the best fit is refined
-    icp: bool = True
-    refine_all: bool = False  # ICP every candidate instead of only the best-scoring one (slower)
+    candidates: int = 60  # distinct best-supported poses screened (screening.choose_pose)
+    screening: Screening = field(default_factory=Screening)
+    icp: bool = True  # full-resolution point-to-plane ICP of the best candidate
     icp_voxels: float = 1.5  # ICP correspondence distance, in voxels
     seed: int = 0  # used only by Open3D RANSAC ('fpfh')
     # Acceptance: the transform is trusted (converged) when all four hold. None takes the
@@ -127,7 +127,7 @@ class Registrar:
         self.min_fitness = (self.config.min_fitness if self.config.min_fitness is not None
                             else calibrated.get("min_fitness", 0.2))
         self.max_ambiguity = (self.config.max_ambiguity if self.config.max_ambiguity is not None
-                              else calibrated.get("max_ambiguity", 1.0))
+                              else calibrated.get("max_ambiguity", float("inf")) or float("inf"))
         self.max_plane_rmse_voxels = (self.config.max_plane_rmse_voxels
                                       if self.config.max_plane_rmse_voxels is not None
                                       else calibrated.get("max_plane_rmse_voxels") or float("inf"))
@@ -189,9 +189,9 @@ class Registrar:
                           init: np.ndarray | None = None) -> RegistrationResult:
         method = self.config.method
         timings: dict[str, float] = {}
-        num_inliers = -1
+        num_inliers, matches = -1, None
         if method == "eq":
-            candidates, num_inliers = self._global_eq(src, tgt, timings)
+            candidates, num_inliers, matches = self._global_eq(src, tgt, timings)
         elif method == "fpfh":
             T, timings["global"] = baselines.fpfh_ransac(src, tgt, self.config.seed)
             candidates = [T]
@@ -203,7 +203,7 @@ class Registrar:
             candidates = [T]
         if init is not None and method != "icp":
             candidates.append(np.asarray(init, dtype=np.float64))
-        pose = self._refine(src, tgt, candidates, timings, rate_ambiguity=method == "eq")
+        pose = self._refine(src, tgt, candidates, matches, timings, rate_ambiguity=method == "eq")
         if num_inliers < 0:
             num_inliers = int(round(pose.fitness * len(src)))
         converged = (num_inliers >= self.min_inliers and pose.fitness >= self.min_fitness
@@ -212,8 +212,8 @@ class Registrar:
         return RegistrationResult(pose.transform, pose.fitness, pose.rmse, num_inliers, converged, method, timings,
                                   src.voxel, pose.ambiguity, pose.off_surface)
 
-    def _global_eq(self, src: PreparedCloud, tgt: PreparedCloud, timings: dict) -> tuple[list, int]:
-        """Pose candidates (the best-supported first) and the best one's inlier count."""
+    def _global_eq(self, src: PreparedCloud, tgt: PreparedCloud, timings: dict) -> tuple[list, int, Matches]:
+        """Pose candidates (the best-supported first), the best one's inlier count and the matches."""
         t = time.perf_counter()
         k_src, k_tgt = self.keypoint_indices(src), self.keypoint_indices(tgt)
         d_src, d_tgt = self._described(src, k_src), self._described(tgt, k_tgt)
@@ -222,42 +222,29 @@ class Registrar:
         pairs, _ = match_descriptors(d_src, d_tgt, self.config.max_matches, self.config.top_k)
         timings["match"] = time.perf_counter() - t
         t = time.perf_counter()
-        fit = robust_rigid_fit(src.points[k_src[pairs[:, 0]]], tgt.points[k_tgt[pairs[:, 1]]],
-                               self.config.inlier_voxels * src.voxel, self.config.seeds, self.config.consensus,
-                               candidates=self.config.candidates)
+        matches = Matches(src.points[k_src[pairs[:, 0]]], tgt.points[k_tgt[pairs[:, 1]]],
+                          self.config.inlier_voxels * src.voxel)
+        fit = robust_rigid_fit(*matches, self.config.seeds, self.config.consensus, candidates=self.config.candidates)
         timings["estimate"] = time.perf_counter() - t
-        return list(fit.candidates), len(fit.inliers)
+        return list(fit.candidates), len(fit.inliers), matches
 
-    def _refine(self, src: PreparedCloud, tgt: PreparedCloud, candidates: list, timings: dict,
-                rate_ambiguity: bool) -> RefinedPose:
-        """Refine the candidate poses with ICP and keep the one that fits the geometry best.
-
-        Candidates are first scored without refinement (share of source points on the target
-        surface with agreeing normals, ``surface_fitness``); with ``refine_all`` false only the
-        best pays for ICP (faster; a pose that ICP would have pulled in can lose). The
-        ambiguity is the best clearly different candidate's score relative to the best one's."""
+    def _refine(self, src: PreparedCloud, tgt: PreparedCloud, candidates: list, matches: Matches | None,
+                timings: dict, rate_ambiguity: bool) -> RefinedPose:
+        """Choose among the candidate poses (``screening.choose_pose``) and refine the chosen
+        one with full-resolution point-to-plane ICP."""
         t = time.perf_counter()
         distance = self.config.icp_voxels * src.voxel
-        poses = np.asarray(candidates)
-        ambiguity = 0.0
-        if len(poses) > 1:
-            scores = surface_fitness(src.points, src.normals, tgt.points, tgt.normals, poses, distance)
-            if rate_ambiguity:
-                ambiguity = _ambiguity(poses, scores)
-            if not self.config.refine_all:
-                poses = poses[[int(np.argmax(scores))]]
-        best = None
-        for pose in poses:
-            if self.config.icp:
-                out = icp_point_to_plane(src.pcd, tgt.pcd, pose, distance)
-            else:
-                out = (pose, *evaluate_alignment(src.pcd, tgt.pcd, pose, distance))
-            if best is None or out[1] > best[1]:
-                best = out
-        T, fitness, rmse = best
-        off_surface = plane_rmse(src.points, tgt.points, tgt.normals, tgt.normal_ok, T, distance)
+        pose, ambiguity = np.asarray(candidates[0]), 0.0
+        if len(candidates) > 1:
+            pose, ambiguity = choose_pose(src, tgt, np.asarray(candidates), matches, distance, self.config.screening)
+        if self.config.icp:
+            T, fitness, rmse = icp_point_to_plane(src.pcd, tgt.pcd, pose, distance)
+        else:
+            T = pose
+            fitness, rmse = evaluate_alignment(src.pcd, tgt.pcd, T, distance)
+        off_surface = plane_rmse(src.points, tgt.tree, tgt.normals, tgt.normal_ok, T, distance)
         timings["refine"] = time.perf_counter() - t
-        return RefinedPose(T, fitness, rmse, ambiguity, off_surface)
+        return RefinedPose(T, fitness, rmse, ambiguity if rate_ambiguity else 0.0, off_surface)
 
 
 class RefinedPose(NamedTuple):
@@ -266,13 +253,3 @@ class RefinedPose(NamedTuple):
     rmse: float
     ambiguity: float
     off_surface: float  # inlier RMS distance along the target normals, metres
-
-
-def _ambiguity(poses: np.ndarray, scores: np.ndarray, distinct_deg: float = 10.0) -> float:
-    """Score of the best pose more than ``distinct_deg`` away from the best-scoring one,
-    relative to it: near 1 when two different poses fit the surfaces equally well."""
-    best = int(np.argmax(scores))
-    distinct = np.degrees(rotation_error(poses, poses[best])) > distinct_deg
-    if not distinct.any() or scores[best] <= 0:
-        return 0.0
-    return float(scores[distinct].max() / scores[best])

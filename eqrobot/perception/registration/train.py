@@ -272,7 +272,7 @@ def calibrate_acceptance(weights: Path, pairs: list[RegistrationPair]) -> dict:
     inliers, fitness, ambiguity, off_surface, ok = (np.array(c) for c in zip(*rows, strict=True))
     best, best_f1 = {}, -1.0
     for n_min, f_min, a_max, r_max in itertools.product(range(6, 16, 3), np.arange(0.0, 0.91, 0.05),
-                                                        (0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+                                                        (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, float("inf")),
                                                         [*np.arange(0.2, 0.81, 0.02), float("inf")]):
         accepted = (inliers >= n_min) & (fitness >= f_min) & (ambiguity <= a_max) & (off_surface <= r_max)
         precision = float(ok[accepted].mean()) if accepted.any() else 0.0
@@ -280,7 +280,8 @@ def calibrate_acceptance(weights: Path, pairs: list[RegistrationPair]) -> dict:
         f1 = 2 * precision * recall / max(precision + recall, 1e-12)
         if f1 > best_f1 + 1e-12:
             best_f1 = f1
-            best = {"min_inliers": n_min, "min_fitness": round(float(f_min), 2), "max_ambiguity": a_max,
+            best = {"min_inliers": n_min, "min_fitness": round(float(f_min), 2),
+                "max_ambiguity": a_max if np.isfinite(a_max) else None,
                     "max_plane_rmse_voxels": round(float(r_max), 3) if np.isfinite(r_max) else None,
                     "precision": precision, "recall": recall}
     best["pairs"] = len(rows)

@@ -299,3 +299,25 @@ def test_training_writes_checkpoints_and_resumes(tmp_path):
     chosen, recalls = select_snapshot(tmp_path, n_pairs=2)
     assert set(recalls) == {*snapshots, "descriptor.safetensors"} and chosen.parent == tmp_path
     assert recalls[chosen.name] == max(recalls.values())
+
+
+def test_odometry_registers_past_an_unusable_scan_against_the_last_trusted_one(tmp_path):
+    """The motion changes at the unusable scan, so predicting the next pose from the previous
+    motion would be wrong; registering the next scan against the last trusted one is right."""
+    from eqrobot.geometry.types import PointCloud
+    from eqrobot.io.trajectory import read_tum
+    from eqrobot.perception.registration.odometry import run_odometry
+
+    motions = [0.0, 0.15, 0.3, 0.9, 1.0]  # yaw of the sensor per scan (radians)
+    poses = [g.make_transform(g.rpy_to_matrix([0, 0, yaw]), [0.05 * k, 0, 0]) for k, yaw in enumerate(motions)]
+    clouds = []
+    for k, pose in enumerate(poses):
+        obj = sample_cloud("bunny", 6000, seed=k).points
+        points = obj[:5] if k == 3 else g.apply(g.invert(pose), obj)  # scan 3 is unusable
+        clouds.append(PointCloud(points, frame_id="lidar", stamp_ns=k + 1))
+    with pytest.warns(UserWarning, match="scan at 4 ns"):
+        counts = run_odometry(Registrar(RegistrarConfig(device="cpu")), clouds, tmp_path / "traj.txt")
+    assert counts == {**counts, "registered": 3, "weak": 1}
+    _, est = read_tum(tmp_path / "traj.txt")
+    truth = g.compose(g.invert(poses[0]), poses[4])
+    assert np.degrees(g.rotation_error(est[4], truth)) < 2

@@ -38,11 +38,11 @@ def surface_fit(points: np.ndarray, normals: np.ndarray, transforms: np.ndarray,
 
     A wrong pose often brings points near the other surface but crossing it; requiring the
     normals to agree tells those apart."""
-    R = transforms[:, :3, :3]
-    moved = np.einsum("bij,nj->bni", R, points) + transforms[:, None, :3, 3]
+    moved = _moved(transforms, points)
     near, j = _nearest(tree, moved, max_distance)
-    on = near & (np.abs(np.einsum("bij,nj,bni->bn", R, normals, target_normals[j])) > min_cos)
-    off = np.einsum("bni,bni->bn", moved - tree.data[j], target_normals[j])
+    n = target_normals[j]
+    on = near & (np.abs((_moved(transforms, normals, rotate_only=True) * n).sum(-1)) > min_cos)
+    off = ((moved - tree.data[j]) * n).sum(-1)
     rms = np.sqrt((off**2 * on).sum(1) / np.maximum(on.sum(1), 1))
     return on.mean(1), rms
 
@@ -57,18 +57,24 @@ def refine_poses(points: np.ndarray, transforms: np.ndarray, tree: cKDTree, targ
     favours whichever happens to be closest, not the one that fits."""
     T = np.array(transforms, dtype=np.float64)
     for _ in range(iterations):
-        moved = np.einsum("bij,nj->bni", T[:, :3, :3], points) + T[:, None, :3, 3]
+        moved = _moved(T, points)
         near, j = _nearest(tree, moved, max_distance)
         use = (near & target_normal_ok[j])[..., None]
         n = target_normals[j]
-        residual = np.einsum("bni,bni->bn", moved - tree.data[j], n)[..., None] * use
+        residual = ((moved - tree.data[j]) * n).sum(-1, keepdims=True) * use
         J = np.concatenate([np.cross(moved, n), n], axis=-1) * use
-        H = np.einsum("bni,bnj->bij", J, J) + 1e-9 * np.eye(6)
-        step = -np.linalg.solve(H, np.einsum("bni,bn->bi", J, residual[..., 0])[..., None])[..., 0]
+        Jt = np.swapaxes(J, 1, 2)
+        step = -np.linalg.solve(Jt @ J + 1e-9 * np.eye(6), Jt @ residual)[..., 0]
         dR = axis_angle_to_matrix(step[:, :3])
         T[:, :3, :3] = dR @ T[:, :3, :3]
-        T[:, :3, 3] = np.einsum("bij,bj->bi", dR, T[:, :3, 3]) + step[:, 3:]
+        T[:, :3, 3] = (dR @ T[:, :3, 3, None])[..., 0] + step[:, 3:]
     return T
+
+
+def _moved(transforms: np.ndarray, points: np.ndarray, rotate_only: bool = False) -> np.ndarray:
+    """``(B, N, 3)``: the ``(N, 3)`` points under each of ``B`` transforms (one matrix product each)."""
+    rotated = points @ np.swapaxes(transforms[:, :3, :3], 1, 2)
+    return rotated if rotate_only else rotated + transforms[:, None, :3, 3]
 
 
 def _nearest(tree: cKDTree, moved: np.ndarray, max_distance: float) -> tuple[np.ndarray, np.ndarray]:

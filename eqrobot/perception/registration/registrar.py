@@ -1,10 +1,10 @@
 """The registration inference object: ``Registrar()(source, target) -> RegistrationResult``.
 
 Method ``eq`` (default): rotation-invariant descriptors (the learned one side by side with
-FPFH by default) -> mutual/ratio matching -> deterministic second-order-compatibility fit
--> point-to-plane ICP. ``fpfh``, ``fgr``
-and ``icp`` run Open3D's methods through the same preprocessing and ICP refinement.
-"""
+FPFH by default) -> mutual/ratio matching -> deterministic second-order-compatibility fit ->
+screening of the best distinct candidate poses against the surfaces (``screening``) ->
+point-to-plane ICP. ``fpfh``, ``fgr`` and ``icp`` run Open3D's methods through the same
+preprocessing and ICP refinement."""
 
 from __future__ import annotations
 

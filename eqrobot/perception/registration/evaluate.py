@@ -142,7 +142,7 @@ def plot_report(report: dict, path) -> None:
 
     sets = list(report["sets"])
     methods = list(report["sets"][sets[0]])
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     width = 0.8 / len(methods)
     for i, name in enumerate(methods):
         x = np.arange(len(sets)) + i * width
@@ -152,8 +152,9 @@ def plot_report(report: dict, path) -> None:
         ax.set_xticks(np.arange(len(sets)) + 0.4 - width / 2)
         ax.set_xticklabels([s.split(" (")[0] for s in sets])
         ax.set_title(title)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)  # below the bars, not over them
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

@@ -54,6 +54,7 @@ setup(
         "rosbags>=0.10",  # reads and writes ROS 2 bags (sqlite3, MCAP) without ROS
         "pymeshfix>=0.16",  # ships a real scan (StanfordBunny.ply) used by the demo and benchmark
         "trimesh>=4",  # generated training and benchmark shapes
+        "gymnasium>=1.0",  # the pick-and-place environments' API
     ],
     extras_require={
         "ros": [

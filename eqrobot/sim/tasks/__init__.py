@@ -1,0 +1,19 @@
+"""The tabletop tasks, one file each; ``TASKS`` maps the task name to its class."""
+
+from __future__ import annotations
+
+from eqrobot.sim.tasks.base import Goal, Task
+from eqrobot.sim.tasks.block_insertion import BlockInsertion
+
+TASKS: dict[str, type[Task]] = {
+    BlockInsertion.name: BlockInsertion,
+}
+
+
+def make_task(name: str) -> Task:
+    if name not in TASKS:
+        raise ValueError(f"unknown task '{name}'; known: {', '.join(sorted(TASKS))}")
+    return TASKS[name]()
+
+
+__all__ = ["TASKS", "Goal", "Task", "make_task"]

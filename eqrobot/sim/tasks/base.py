@@ -1,0 +1,100 @@
+"""What every tabletop task shares: goals (a body and where it should end up), the success
+test (within 1 cm and 15 deg, up to the object's symmetry), partial-credit reward and the
+oracle that demonstrations come from.
+
+A task file builds its scene in ``reset`` and lists its goals; the rest is here. Action
+poses are suction-tip poses (x, y, z, yaw) in the table frame (``eqrobot.sim.robot``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from eqrobot.geometry.heightmap import RAVENS_BOUNDS
+from eqrobot.geometry.rotations import matrix_to_rpy, rot_z
+from eqrobot.geometry.transforms import compose, invert, make_transform
+
+POSITION_TOLERANCE = 0.01  # metres
+YAW_TOLERANCE = np.radians(15.0)
+
+
+@dataclass
+class Goal:
+    body: int
+    target: np.ndarray  # (4, 4) where the body's base frame should be
+    pick_offset: np.ndarray  # (3,) a point on the body's top, in its frame: where the oracle picks
+    symmetry: float = 2 * np.pi  # the body looks the same after turning this much about z
+    weight: float = 1.0  # share of the episode's reward
+
+
+def random_free_poses(rng: np.random.Generator, n: int, clearance: float, bounds=RAVENS_BOUNDS,
+                      margin: float = 0.08, attempts: int = 1000) -> list[np.ndarray]:
+    """``n`` random (x, y, yaw) in the workspace, ``margin`` inside its edges and at least
+    ``clearance`` apart (centre to centre)."""
+    (x0, x1), (y0, y1), _ = bounds
+    poses: list[np.ndarray] = []
+    for _ in range(attempts):
+        candidate = np.array([rng.uniform(x0 + margin, x1 - margin), rng.uniform(y0 + margin, y1 - margin),
+                              rng.uniform(-np.pi, np.pi)])
+        if all(np.linalg.norm(candidate[:2] - q[:2]) >= clearance for q in poses):
+            poses.append(candidate)
+            if len(poses) == n:
+                return poses
+    raise RuntimeError(f"could not place {n} objects {clearance} m apart in the workspace")
+
+
+def planar_pose(x: float, y: float, z: float, yaw: float) -> np.ndarray:
+    return make_transform(rot_z(yaw), [x, y, z])
+
+
+def yaw_of(T: np.ndarray) -> float:
+    return float(matrix_to_rpy(T[:3, :3])[2])
+
+
+def yaw_difference(a: float, b: float, symmetry: float = 2 * np.pi) -> float:
+    """Smallest |a - b| modulo ``symmetry``."""
+    d = np.mod(a - b, symmetry)
+    return float(min(d, symmetry - d))
+
+
+class Task:
+    name = "task"
+    max_steps = 10  # pick-and-place actions an episode may take (the env's time limit)
+
+    def __init__(self) -> None:
+        self.goals: list[Goal] = []
+
+    def reset(self, world, rng: np.random.Generator) -> None:
+        """Build the scene in ``world`` and fill ``self.goals``."""
+        raise NotImplementedError
+
+    def achieved(self, world, goal: Goal) -> bool:
+        T = world.pose_of(goal.body)
+        close = np.linalg.norm(T[:3, 3] - goal.target[:3, 3]) < POSITION_TOLERANCE
+        return bool(close and yaw_difference(yaw_of(T), yaw_of(goal.target), goal.symmetry) < YAW_TOLERANCE)
+
+    def reward(self, world) -> float:
+        """Partial credit: the weights of the goals met, in [0, 1]."""
+        total = sum(g.weight for g in self.goals)
+        return float(sum(g.weight for g in self.goals if self.achieved(world, g)) / max(total, 1e-12))
+
+    def oracle(self, world) -> tuple[np.ndarray, np.ndarray]:
+        """``(pick, place)`` tip poses that move the first unmet goal's body onto its target,
+        turning it the shortest way its symmetry allows."""
+        goal = next((g for g in self.goals if not self.achieved(world, g)), self.goals[-1])
+        T = world.pose_of(goal.body)
+        grasp_xyz = (T @ np.append(goal.pick_offset, 1.0))[:3]
+        pick = planar_pose(*grasp_xyz, yaw_of(T))
+        turn = yaw_of(goal.target) - yaw_of(T)
+        turn -= goal.symmetry * np.round(turn / goal.symmetry)
+        target = goal.target.copy()
+        target[:3, :3] = rot_z(yaw_of(T) + turn)
+        # The body rides rigidly on the tool: where the tip must be when the body is at its target.
+        place = compose(target, invert(T), pick)
+        return _tip(pick), _tip(place)
+
+
+def _tip(T: np.ndarray) -> np.ndarray:
+    return np.array([T[0, 3], T[1, 3], T[2, 3], yaw_of(T)])

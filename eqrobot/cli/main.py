@@ -19,6 +19,7 @@ COMMANDS = {
     "train": "eqrobot.cli.train",
     "bench": "eqrobot.cli.bench",
     "demo": "eqrobot.cli.demo",
+    "demos": "eqrobot.cli.demos",
 }
 
 

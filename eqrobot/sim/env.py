@@ -43,9 +43,16 @@ class PickPlaceEnv(gym.Env):
         self.task.reset(self.world, self.np_random)
         self.world.step(SETTLE_STEPS)
         self._steps, self._reward = 0, self.task.reward(self.world)
-        return self._observe(), self._info()
+        return self.observe(), self._info()
 
     def step(self, action):
+        reward, terminated = self.act(action)
+        # No truncation here: gymnasium.make wraps the env in a TimeLimit of the task's max_steps.
+        return self.observe(), reward, terminated, False, self._info()
+
+    def act(self, action) -> tuple[float, bool]:
+        """Run one action without rendering the next observation: ``(reward, terminated)``.
+        For callers that do not need the last observation (recording demonstrations)."""
         if self.world is None:
             raise RuntimeError("call reset() before step()")
         pick, place = (np.asarray(action[k], dtype=np.float64) for k in ("pick", "place"))
@@ -54,8 +61,7 @@ class PickPlaceEnv(gym.Env):
         self._steps += 1
         reward = self.task.reward(self.world)
         delta, self._reward = reward - self._reward, reward
-        # No truncation here: gymnasium.make wraps the env in a TimeLimit of the task's max_steps.
-        return self._observe(), float(delta), reward > 1.0 - 1e-6, False, self._info()
+        return float(delta), reward > 1.0 - 1e-6
 
     def oracle_action(self) -> dict:
         """The expert's next action (``Task.oracle``), in the action space's layout."""
@@ -70,7 +76,8 @@ class PickPlaceEnv(gym.Env):
             self.world.close()
         self.world = self.arm = None
 
-    def _observe(self) -> dict:
+    def observe(self) -> dict:
+        """Render the cameras and fuse them into the observation."""
         self._last = self.world.heightmap(self.workspace)
         return {"color": self._last.color, "height": self._last.height}
 

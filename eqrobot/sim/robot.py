@@ -30,7 +30,7 @@ HOME_TIP = (0.15, 0.0, 0.45)  # tool tip at rest: behind the workspace (x < 0.25
 @dataclass(frozen=True)
 class Motion:
     approach_height: float = 0.10  # above the pick / place pose before descending
-    descent_step: float = 0.004  # metres per step of the guarded descent
+    descent_step: float = 0.02  # metres per IK target of a guarded descent (contact is checked every physics step)
     max_descent: float = 0.08  # below the given pose before giving up
     settle_steps: int = 40  # physics steps after release
     joint_tolerance: float = 0.001  # rad

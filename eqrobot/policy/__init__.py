@@ -1,0 +1,1 @@
+"""Learned policies: pick-and-place (``transporter``); graph navigation later."""

@@ -1,0 +1,2 @@
+"""Pick-and-place from top-down heightmaps (Transporter family): the episode format, and
+later the agents, their training and evaluation."""

@@ -2,6 +2,8 @@
 re-running the same command resumes from the last checkpoint.
 
 examples:
+  eqrobot train transporter --data data/bi-train --demos 1 --out runs/bi-1 --steps 1000 \
+      --task block-insertion --validate-every 250
   eqrobot train registration --out runs/registration --steps 5000 --pairs 400
   eqrobot train registration --select runs/registration     # best snapshot on held-out dense views
   eqrobot train registration --calibrate models/registration/descriptor.safetensors --val-pairs 100
@@ -11,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "train a model (registration)"
+HELP = "train a model (registration, transporter)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("capability", choices=("registration",))
+    p.add_argument("capability", choices=("registration", "transporter"))
     p.add_argument("--out", help="run folder: checkpoints, history.json, training.png")
     p.add_argument("--calibrate", metavar="WEIGHTS",
                    help="only (re)calibrate the converged thresholds of WEIGHTS on --val-pairs held-out pairs")
@@ -29,9 +31,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stride", type=int, default=None,
                    help="take every STRIDE-th of the nearest points: wider patches for the same cost (default 3)")
     p.add_argument("--radius-voxels", type=float, default=None, help="patch radius in voxels (default 10)")
+    t = p.add_argument_group("transporter")
+    t.add_argument("--data", help="folder of episodes (docs/episode_format.md)")
+    t.add_argument("--demos", type=int, default=None, help="use the first N episodes (default: all)")
+    t.add_argument("--task", help="simulated task to validate on (test seeds), e.g. block-insertion")
+    t.add_argument("--validate-every", type=int, default=0, help="steps between simulator validations")
+    t.add_argument("--val-episodes", type=int, default=10)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.capability == "transporter":
+        return _run_transporter(args)
+    return _run_registration(args)
+
+
+def _run_transporter(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from eqrobot.cli.errors import CliError
+    from eqrobot.policy.transporter.train import TrainConfig, train
+
+    if not args.data or not Path(args.data).is_dir():
+        raise CliError(f"--data must be a folder of episodes, got {args.data}")
+    if not args.out:
+        raise CliError("--out is required for training")
+    cfg = TrainConfig(steps=args.steps, seed=args.seed, demos=args.demos, validate_every=args.validate_every,
+                      val_episodes=args.val_episodes)
+    weights = train(args.data, args.out, cfg, task=args.task)
+    print(f"weights: {weights}")
+    return 0
+
+
+def _run_registration(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from eqrobot.cli.errors import CliError

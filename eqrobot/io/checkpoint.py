@@ -49,3 +49,23 @@ def _read_metadata(data: bytes) -> dict[str, str]:
     n = int.from_bytes(data[:8], "little")
     header = json.loads(data[8 : 8 + n])
     return header.get("__metadata__", {}) or {}
+
+
+def optimizer_tensors(opt: torch.optim.Optimizer, prefix: str = "optim.") -> dict[str, torch.Tensor]:
+    """An optimizer's per-parameter state as named tensors, to store beside the weights."""
+    flat = {}
+    for i, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            flat[f"{prefix}{i}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    return flat
+
+
+def load_optimizer_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                           prefix: str = "optim.") -> None:
+    """Restore what ``optimizer_tensors`` stored (other keys are ignored)."""
+    state = opt.state_dict()
+    for key, value in tensors.items():
+        if key.startswith(prefix):
+            i, name = key[len(prefix):].split(".", 1)
+            state["state"].setdefault(int(i), {})[name] = value
+    opt.load_state_dict(state)

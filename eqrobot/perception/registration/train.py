@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from eqrobot.geometry.transforms import apply, rotation_error, translation_error
 from eqrobot.io.atomic import atomic_write_json
-from eqrobot.io.checkpoint import load_checkpoint, save_checkpoint
+from eqrobot.io.checkpoint import load_checkpoint, load_optimizer_tensors, optimizer_tensors, save_checkpoint
 from eqrobot.perception.registration.estimator import robust_rigid_fit
 from eqrobot.perception.registration.matching import match_descriptors
 from eqrobot.perception.registration.model import DescriptorConfig, DescriptorNet, descriptor_inputs
@@ -199,29 +199,16 @@ def train(out_dir: str | Path, cfg: TrainConfig, desc: DescriptorConfig | None =
 def _save(path, net, opt, step, best_recall, history, desc, cfg) -> None:
     tensors = dict(net.state_dict())
     if opt is not None:
-        tensors.update({f"optim.{k}": v for k, v in _flat_optimizer_state(opt).items()})
+        tensors.update(optimizer_tensors(opt))
     meta = {"descriptor": desc.to_dict(), "train": asdict(cfg), "step": step, "best_val_recall": best_recall,
             "history": history if opt is not None else {}}
     save_checkpoint(path, tensors, meta)
 
 
-def _flat_optimizer_state(opt: torch.optim.Adam) -> dict[str, torch.Tensor]:
-    flat = {}
-    for i, state in opt.state_dict()["state"].items():
-        for key, value in state.items():
-            flat[f"{i}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
-    return flat
-
-
 def _resume(path: Path, net: DescriptorNet, opt: torch.optim.Adam) -> tuple[int, float, dict]:
     tensors, meta = load_checkpoint(path)
     net.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("optim.")})
-    state = opt.state_dict()
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            i, name = key[len("optim."):].split(".", 1)
-            state["state"].setdefault(int(i), {})[name] = value
-    opt.load_state_dict(state)
+    load_optimizer_tensors(opt, tensors)
     return int(meta["step"]), float(meta["best_val_recall"]), meta["history"]
 
 

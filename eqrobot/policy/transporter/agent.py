@@ -1,0 +1,70 @@
+"""The pick-and-place agent: heightmaps in, suction-tip pick and place poses out.
+
+``TransporterAgent.load(path)(obs)`` or ``.act(obs)`` with ``obs = {"color": (rows, cols, 3)
+uint8, "height": (rows, cols) float32}`` (the gymnasium env's observation, or a real robot's
+heightmap from ``eqrobot.geometry.heightmap``) returns ``{"pick": [x, y, z, yaw], "place": ...}``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from eqrobot.device import resolve_device
+from eqrobot.geometry.heightmap import RAVENS_WORKSPACE, Workspace
+from eqrobot.io.checkpoint import load_checkpoint
+from eqrobot.policy.transporter.model import Transporter, TransporterConfig
+
+HEIGHT_SCALE = 0.1  # metres: heights are divided by this before the network sees them
+
+
+def scene_tensor(color: np.ndarray, height: np.ndarray) -> torch.Tensor:
+    """(rows, cols, 3) uint8 + (rows, cols) metres -> (1, 4, rows, cols) network input."""
+    rgb = torch.as_tensor(np.asarray(color, dtype=np.float32) / 255.0 - 0.5).permute(2, 0, 1)
+    h = torch.as_tensor(np.asarray(height, dtype=np.float32) / HEIGHT_SCALE)[None]
+    return torch.cat([rgb, h])[None]
+
+
+class TransporterAgent:
+    def __init__(self, model: Transporter, workspace: Workspace = RAVENS_WORKSPACE, device: str = "auto") -> None:
+        self.device = resolve_device(device).device
+        self.model = model.to(self.device).eval()
+        self.workspace = workspace
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> TransporterAgent:
+        """Weights and settings from a safetensors checkpoint (never unpickled)."""
+        tensors, meta = load_checkpoint(path, "cpu")
+        model = Transporter(TransporterConfig(**meta["model"]))
+        model.load_state_dict(tensors)
+        ws = meta.get("workspace")
+        workspace = Workspace(tuple(map(tuple, ws["bounds"])), ws["pixel_size"]) if ws else RAVENS_WORKSPACE
+        return cls(model, workspace, device)
+
+    def __call__(self, obs: dict) -> dict:
+        return self.act(obs)
+
+    @torch.no_grad()
+    def act(self, obs: dict) -> dict:
+        height = np.asarray(obs["height"], dtype=np.float32)
+        if height.shape != self.workspace.shape:
+            raise ValueError(f"heightmap is {height.shape}, the agent was trained on {self.workspace.shape}")
+        scene = scene_tensor(obs["color"], height).to(self.device)
+        pick_rc = _argmax_2d(self.model.pick_logits(scene)[0])
+        place = self.model.place_logits(scene, torch.tensor([pick_rc], device=self.device))[0]
+        turn, row, col = np.unravel_index(int(torch.argmax(place)), tuple(place.shape))
+        angle = float(self.model.angles[turn])
+        return {"pick": self._pose(pick_rc, height, 0.0), "place": self._pose((row, col), height, angle)}
+
+    def _pose(self, rc, height: np.ndarray, yaw: float) -> np.ndarray:
+        """Tip pose over pixel ``rc``: its centre, at the height the cameras saw there."""
+        x, y = self.workspace.pixel_to_xy(np.asarray(rc))
+        z = self.workspace.array[2, 0] + float(height[rc[0], rc[1]])
+        return np.array([x, y, z, np.angle(np.exp(1j * yaw))])
+
+
+def _argmax_2d(scores: torch.Tensor) -> tuple[int, int]:
+    row, col = np.unravel_index(int(torch.argmax(scores)), tuple(scores.shape))
+    return int(row), int(col)

@@ -1,0 +1,114 @@
+"""The Transporter agent: the transport's geometry (turned crops correlated with the scene),
+learning a small pick-and-place from one demonstration, checkpoints that resume."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional
+
+from eqrobot.geometry.heightmap import Workspace
+from eqrobot.policy.transporter.agent import TransporterAgent
+from eqrobot.policy.transporter.data import Episode, write_episode
+from eqrobot.policy.transporter.model import TransporterConfig, correlate, rotate, rotate_pixels
+from eqrobot.policy.transporter.train import TrainConfig, augmented, load_examples, train
+
+SMALL = Workspace(bounds=((0.0, 0.2), (0.0, 0.1), (0.0, 0.28)), pixel_size=0.003125)  # 32 rows x 64 cols
+TINY = TransporterConfig(width=8, depth=2, features=3, crop=16, rotations=8)
+
+
+def test_fft_correlation_equals_the_direct_one():
+    torch.manual_seed(0)
+    features, kernels = torch.randn(3, 40, 24), torch.randn(5, 3, 8, 8)
+    direct = functional.conv2d(functional.pad(features[None], (4, 3, 4, 3)), kernels)
+    torch.testing.assert_close(correlate(features, kernels), direct, atol=1e-4, rtol=1e-4)
+
+
+def test_turning_images_moves_content_like_turning_pixels():
+    image = torch.zeros(1, 1, 40, 20)
+    image[0, 0, 10, 14] = 1.0
+    for angle in (math.pi / 2, math.pi, -math.pi / 2):
+        turned = rotate(image, torch.tensor([angle]))[0, 0]
+        peak = torch.nonzero(turned > 0.5)[0]
+        expected = rotate_pixels(torch.tensor([10, 14]), angle, (40, 20))
+        torch.testing.assert_close(peak.double(), expected, atol=1e-6, rtol=0)
+
+
+def test_a_turned_copy_of_the_crop_is_found_at_its_place_and_angle():
+    """The transport's geometry without learning: paste the crop around one pixel, turned by
+    one of the angles, elsewhere in the scene; correlating the turned crops finds both."""
+    torch.manual_seed(1)
+    scene = torch.randn(3, 64, 96)
+    crop = scene[:, 8:24, 10:26].clone()  # around pixel (16, 18)
+    angles = torch.arange(8) * (2 * math.pi / 8)
+    k = 3
+    scene[:, 40:56, 60:76] = rotate(crop[None], angles[k:k + 1])[0] * 3.0  # centred on (48, 68)
+    scores = correlate(scene, rotate(crop[None], angles))[0]
+    turn, row, col = np.unravel_index(int(scores.argmax()), tuple(scores.shape))
+    assert (turn, row, col) == (k, 48, 68)
+
+
+def block_scene(block_rc, zone_rc):
+    """A red 8 x 8 px block, 4 cm tall, and a flat green zone, on a grey table."""
+    rows, cols = SMALL.shape
+    color = np.full((rows, cols, 3), 120, np.uint8)
+    height = np.zeros((rows, cols), np.float32)
+    (br, bc), (zr, zc) = block_rc, zone_rc
+    color[zr - 5:zr + 5, zc - 5:zc + 5] = (40, 200, 40)
+    color[br - 4:br + 4, bc - 4:bc + 4] = (220, 30, 30)
+    height[br - 4:br + 4, bc - 4:bc + 4] = 0.04
+    return color, height
+
+
+def demo_episode(block_rc=(12, 14), zone_rc=(18, 46), turn=math.pi / 2):
+    color, height = block_scene(block_rc, zone_rc)
+    pick_xy, place_xy = SMALL.pixel_to_xy(np.array([block_rc, zone_rc]))
+    return Episode([color], [height], [[*pick_xy, 0.04, 0.0]], [[*place_xy, 0.04, turn]], [1.0],
+                   SMALL.array, SMALL.pixel_size, task="toy")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    data = tmp_path_factory.mktemp("toy_demos")
+    write_episode(data / "000000.npz", demo_episode())
+    out = tmp_path_factory.mktemp("toy_run")
+    weights = train(data, out, TrainConfig(steps=120, lr=2e-3, augment=False, checkpoint_every=60), TINY)
+    return weights, out, data
+
+
+def test_one_demonstration_is_learned(trained):
+    weights, out, _ = trained
+    agent = TransporterAgent.load(weights, device="cpu")
+    color, height = block_scene((12, 14), (18, 46))
+    action = agent.act({"color": color, "height": height})
+    np.testing.assert_allclose(action["pick"][:2], SMALL.pixel_to_xy(np.array([12, 14])), atol=SMALL.pixel_size)
+    np.testing.assert_allclose(action["place"][:2], SMALL.pixel_to_xy(np.array([18, 46])), atol=2 * SMALL.pixel_size)
+    assert action["place"][3] == pytest.approx(math.pi / 2)
+    assert action["pick"][2] == pytest.approx(0.04)  # the height the cameras saw at the pick
+    assert (out / "training.png").is_file() and (out / "history.json").is_file()
+
+
+def test_training_resumes_where_it_stopped(trained, capsys):
+    _, out, data = trained
+    weights = train(data, out, TrainConfig(steps=130, lr=2e-3, augment=False, checkpoint_every=60), TINY)
+    assert "resuming from step 120" in capsys.readouterr().out
+    assert TransporterAgent.load(weights, device="cpu").model.config == TINY
+
+
+def test_a_heightmap_of_another_size_is_refused(trained):
+    agent = TransporterAgent.load(trained[0], device="cpu")
+    with pytest.raises(ValueError, match=r"trained on \(32, 64\)"):
+        agent.act({"color": np.zeros((320, 160, 3), np.uint8), "height": np.zeros((320, 160), np.float32)})
+
+
+def test_augmentation_moves_the_labels_with_the_scene(tmp_path):
+    write_episode(tmp_path / "a.npz", demo_episode())
+    examples, _ = load_examples(tmp_path, TINY.rotations)
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        moved = augmented(examples[0], rng)
+        height = moved.scene[3]  # the height channel
+        r, c = moved.pick.tolist()
+        assert height[r, c] > 0.3  # the block (0.04 m / 0.1) is still under the pick
+        assert moved.turn == examples[0].turn == 2  # a quarter turn of 8 bins

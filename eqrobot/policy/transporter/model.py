@@ -45,23 +45,31 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 class FCN(nn.Module):
     """A small U-Net: ``depth`` halvings of the resolution and back, with skip connections;
-    output at the input's resolution (any size divisible by 2**depth)."""
+    output at the input's resolution (any size divisible by 2**(depth + 1)). The first
+    block already works at half resolution (a stride-2 stem) and a last 3x3 convolution over
+    the upsampled features and the input restores pixel precision: full-resolution layers
+    cost most on a CPU."""
 
     def __init__(self, cin: int, cout: int, width: int = 32, depth: int = 3) -> None:
         super().__init__()
         widths = [width * 2**i for i in range(depth + 1)]
-        self.down = nn.ModuleList([_block(cin, widths[0])] + [_block(widths[i], widths[i + 1]) for i in range(depth)])
+        self.stem = nn.Sequential(nn.Conv2d(cin, widths[0], 3, stride=2, padding=1), nn.ReLU(inplace=True))
+        self.down = nn.ModuleList([_block(widths[0], widths[0])] + [_block(widths[i], widths[i + 1])
+                                                                      for i in range(depth)])
         self.up = nn.ModuleList([_block(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(depth))])
-        self.head = nn.Conv2d(widths[0], cout, 1)
+        self.head = nn.Sequential(nn.Conv2d(widths[0] + cin, widths[0], 3, padding=1), nn.ReLU(inplace=True),
+                                  nn.Conv2d(widths[0], cout, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        x = self.stem(image)
         skips = []
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else functional.max_pool2d(x, 2))
             skips.append(x)
         for block, skip in zip(self.up, reversed(skips[:-1]), strict=True):
             x = block(torch.cat([functional.interpolate(x, size=skip.shape[-2:], mode="nearest"), skip], dim=1))
-        return self.head(x)
+        x = functional.interpolate(x, size=image.shape[-2:], mode="bilinear", align_corners=False)
+        return self.head(torch.cat([x, image], dim=1))
 
 
 def rotate(images: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.nn import functional
+from tqdm import tqdm
 
 from eqrobot.geometry.heightmap import Workspace
 from eqrobot.io.atomic import atomic_write_json
@@ -132,9 +133,10 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig | None = None,
         done = step + 1
         if task and cfg.validate_every and (done % cfg.validate_every == 0 or done == cfg.steps):
             model.eval()
+            rate = success_rate(TransporterAgent(model, workspace, "cpu"), task, cfg.val_episodes)
             history["val_step"].append(done)
-            history["val_success"].append(success_rate(TransporterAgent(model, workspace, "cpu"), task,
-                                                       cfg.val_episodes))
+            history["val_success"].append(rate)
+            tqdm.write(f"step {done}: {task} success {rate:.2f} over {cfg.val_episodes} test episodes")
             model.train()
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             _save(last, model, opt, done, history, cfg, workspace, data)

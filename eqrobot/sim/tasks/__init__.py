@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from eqrobot.sim.tasks.base import Goal, Task
 from eqrobot.sim.tasks.block_insertion import BlockInsertion
+from eqrobot.sim.tasks.place_red_in_green import PlaceRedInGreen
+from eqrobot.sim.tasks.stack_block_pyramid import StackBlockPyramid
 
 TASKS: dict[str, type[Task]] = {
     BlockInsertion.name: BlockInsertion,
+    PlaceRedInGreen.name: PlaceRedInGreen,
+    StackBlockPyramid.name: StackBlockPyramid,
 }
 
 

@@ -27,6 +27,13 @@ class Goal:
     pick_offset: np.ndarray  # (3,) a point on the body's top, in its frame: where the oracle picks
     symmetry: float = 2 * np.pi  # the body looks the same after turning this much about z
     weight: float = 1.0  # share of the episode's reward
+    # Bodies that look like ``body`` and meet the goal as well (any red block in a bowl, any
+    # block of a pyramid row in its slots, as in Ravens): a policy cannot tell them apart.
+    alike: tuple = ()
+
+    @property
+    def candidates(self) -> tuple:
+        return (self.body, *(b for b in self.alike if b != self.body))
 
 
 def random_free_poses(rng: np.random.Generator, n: int, clearance: float, bounds=RAVENS_BOUNDS,
@@ -71,7 +78,14 @@ class Task:
         raise NotImplementedError
 
     def achieved(self, world, goal: Goal) -> bool:
-        T = world.pose_of(goal.body)
+        return self.meeting(world, goal) is not None
+
+    def meeting(self, world, goal: Goal) -> int | None:
+        """The body (``goal.body`` or one alike) at the goal's target, if any."""
+        return next((body for body in goal.candidates if self.at_target(world, body, goal)), None)
+
+    def at_target(self, world, body: int, goal: Goal) -> bool:
+        T = world.pose_of(body)
         close = np.linalg.norm(T[:3, 3] - goal.target[:3, 3]) < POSITION_TOLERANCE
         return bool(close and yaw_difference(yaw_of(T), yaw_of(goal.target), goal.symmetry) < YAW_TOLERANCE)
 
@@ -81,10 +95,13 @@ class Task:
         return float(sum(g.weight for g in self.goals if self.achieved(world, g)) / max(total, 1e-12))
 
     def oracle(self, world) -> tuple[np.ndarray, np.ndarray]:
-        """``(pick, place)`` tip poses that move the first unmet goal's body onto its target,
-        turning it the shortest way its symmetry allows."""
+        """``(pick, place)`` tip poses that move a body onto the first unmet goal's target,
+        turning it the shortest way its symmetry allows: the goal's own body, or one alike
+        when that one already meets another goal."""
         goal = next((g for g in self.goals if not self.achieved(world, g)), self.goals[-1])
-        T = world.pose_of(goal.body)
+        taken = {self.meeting(world, g) for g in self.goals if g is not goal}
+        body = next((b for b in goal.candidates if b not in taken), goal.body)
+        T = world.pose_of(body)
         grasp_xyz = (T @ np.append(goal.pick_offset, 1.0))[:3]
         pick = planar_pose(*grasp_xyz, yaw_of(T))
         turn = yaw_of(goal.target) - yaw_of(T)

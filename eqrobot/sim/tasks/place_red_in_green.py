@@ -3,8 +3,6 @@ place-red-in-green, with up to two distractor blocks and bowls of other colours)
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from eqrobot.sim import assets
@@ -53,25 +51,10 @@ class PlaceRedInGreen(Task):
         for pose in poses[2 * n_red:]:
             add_distractor(world, pose, rng)
         top = np.array([0.0, 0.0, BLOCK / 2])
-        self.goals = [Goal(block, seat_in(world.pose_of(bowl)), top, ANY_YAW, 1.0)
+        # Red blocks look alike: any of them in a bowl meets that bowl's goal (as in Ravens).
+        self.goals = [Goal(block, seat_in(world.pose_of(bowl)), top, ANY_YAW, 1.0, alike=tuple(self.red_blocks))
                       for block, bowl in zip(self.red_blocks, bowls, strict=True)]
         self.max_steps = n_red + 2  # one action per red block, two more for a block that bounced out
-
-    def achieved(self, world, goal: Goal) -> bool:
-        """Met when any red block sits in the goal's bowl: red blocks look alike, so which one is
-        no matter (as in Ravens). One block cannot meet two goals: bowls are far apart."""
-        return self.block_in(world, goal) is not None
-
-    def block_in(self, world, goal: Goal) -> int | None:
-        return next((b for b in self.red_blocks if Task.achieved(self, world, replace(goal, body=b))), None)
-
-    def oracle(self, world) -> tuple[np.ndarray, np.ndarray]:
-        # The first empty bowl's own block may already sit in another bowl: move one that does not.
-        empty = next((g for g in self.goals if not self.achieved(world, g)), None)
-        if empty is not None:
-            seated = {self.block_in(world, g) for g in self.goals}
-            empty.body = next(b for b in self.red_blocks if b not in seated)
-        return super().oracle(world)
 
 
 def add_block(world, pose: np.ndarray, rgba) -> int:

@@ -3,8 +3,6 @@ on them and one on top (Ravens' stack-block-pyramid; the blocks of one row may g
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-
 import numpy as np
 
 from eqrobot.sim import assets
@@ -30,11 +28,6 @@ BASE_MARGIN = MARGIN + SPACING
 BLOCK_CLEARANCE, BASE_CLEARANCE = 0.07, 0.12
 
 
-@dataclass
-class SlotGoal(Goal):
-    row: tuple[int, ...] = field(default_factory=tuple)  # the blocks that may fill this slot
-
-
 def slot_pose(base_at: np.ndarray, x: float, z: float) -> np.ndarray:
     """The pose of a block at ``x`` along the base at ``base_at`` (x, y, yaw), its centre ``z`` high."""
     bx, by, yaw = base_at
@@ -55,24 +48,9 @@ class StackBlockPyramid(Task):
         self.goals = []
         for row in ROWS:
             blocks = tuple(add_block(world, next(starts), colour) for colour, _, _ in row)
-            self.goals += [SlotGoal(block, slot_pose(base_at, x, z), top, np.pi / 2, 1 / 6, row=blocks)
+            # Any block of a row may fill any slot of that row (Ravens accepts any order in a row).
+            self.goals += [Goal(block, slot_pose(base_at, x, z), top, np.pi / 2, 1 / 6, alike=blocks)
                            for block, (_, x, z) in zip(blocks, row, strict=True)]
-
-    def achieved(self, world, goal: SlotGoal) -> bool:
-        """Met when any block of the slot's row sits there (Ravens accepts any order in a row).
-        One block cannot meet two slots: they are a block's width apart."""
-        return self.block_in(world, goal) is not None
-
-    def block_in(self, world, goal: SlotGoal) -> int | None:
-        return next((b for b in goal.row if Task.achieved(self, world, replace(goal, body=b))), None)
-
-    def oracle(self, world) -> tuple[np.ndarray, np.ndarray]:
-        # The first empty slot's own block may already fill another slot of its row: move one that does not.
-        empty = next((g for g in self.goals if not self.achieved(world, g)), None)
-        if empty is not None:
-            seated = {self.block_in(world, g) for g in self.goals if g.row == empty.row}
-            empty.body = next(b for b in empty.row if b not in seated)
-        return super().oracle(world)
 
 
 def poses_off_base(rng: np.random.Generator, base_at: np.ndarray, n: int, attempts: int = 100) -> list[np.ndarray]:

@@ -69,3 +69,22 @@ def test_episode_files_round_trip_without_pickle_and_skip_corrupt_ones(tmp_path)
         assert len(list(iter_episodes(tmp_path))) == 1
     with pytest.raises(ValueError, match="every step needs"):
         Episode(episode.color, episode.height, episode.pick[:1], episode.place, episode.reward, episode.bounds, 0.003)
+
+
+def test_a_trained_agent_is_evaluated_in_the_simulator(demos, tmp_path):
+    import json
+
+    from eqrobot.policy.transporter.train import TrainConfig, train
+
+    weights = train(demos, tmp_path / "run", TrainConfig(steps=3, checkpoint_every=3))
+    out = tmp_path / "result.json"
+    r = eqrobot("eval", "transporter", "--task", "block-insertion", "--ckpt", str(weights), "--episodes", "2",
+                "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    result = json.loads(out.read_text())
+    assert set(result) >= {"task", "agent", "demos", "episodes", "success_rate", "mean_reward"}
+    assert (result["task"], result["agent"], result["episodes"]) == ("block-insertion", "base", 2)
+    assert result["demos"] == len(list(demos.glob("*.npz")))
+    assert 0.0 <= result["success_rate"] <= 1.0 and len(result["rewards"]) == 2
+    r = eqrobot("eval", "transporter", "--task", "block-insertion", "--ckpt", str(tmp_path / "none.safetensors"))
+    assert r.returncode == 2 and "checkpoint not found" in r.stderr

@@ -17,6 +17,7 @@ COMMANDS = {
     "grid": "eqrobot.cli.grid",
     "register": "eqrobot.cli.register",
     "train": "eqrobot.cli.train",
+    "eval": "eqrobot.cli.eval",
     "bench": "eqrobot.cli.bench",
     "demo": "eqrobot.cli.demo",
     "demos": "eqrobot.cli.demos",

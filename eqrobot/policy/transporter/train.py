@@ -46,10 +46,12 @@ class Example:
     pick: torch.Tensor  # (2,) row, col
     place: torch.Tensor  # (2,) row, col
     turn: int  # rotation bin of place yaw - pick yaw
+    episode: int = 0  # which demonstration it comes from
 
 
 def load_examples(folder: str | Path, rotations: int, demos: int | None = None) -> tuple[list[Example], Workspace]:
-    """One example per demonstrated action of the first ``demos`` readable episodes."""
+    """One example per demonstrated action of the first ``demos`` readable episodes (each
+    example knows its episode: ``Example.episode``)."""
     examples, workspace = [], None
     for i, episode in enumerate(iter_episodes(folder)):
         if demos is not None and i >= demos:
@@ -63,7 +65,7 @@ def load_examples(folder: str | Path, rotations: int, demos: int | None = None) 
             examples.append(Example(scene_tensor(episode.color[t], episode.height[t])[0],
                                     torch.as_tensor(ws.xy_to_pixel(episode.pick[t, :2])),
                                     torch.as_tensor(ws.xy_to_pixel(episode.place[t, :2])),
-                                    int(round(turn / (2 * math.pi / rotations))) % rotations))
+                                    int(round(turn / (2 * math.pi / rotations))) % rotations, i))
     if not examples:
         raise ValueError(f"{folder}: no readable episodes")
     return examples, workspace
@@ -82,7 +84,7 @@ def augmented(example: Example, rng: np.random.Generator, attempts: int = 20) ->
         if all(0 <= int(px[0]) < rows and 0 <= int(px[1]) < cols for px in pixels):
             scene = rotate(example.scene[None], torch.tensor([angle]))[0]
             scene = torch.roll(scene, shifts=(int(shift[0]), int(shift[1])), dims=(1, 2))
-            return Example(scene, pixels[0], pixels[1], example.turn)
+            return Example(scene, pixels[0], pixels[1], example.turn, example.episode)
     return example
 
 
@@ -139,38 +141,28 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig | None = None,
             tqdm.write(f"step {done}: {task} success {rate:.2f} over {cfg.val_episodes} test episodes")
             model.train()
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            _save(last, model, opt, done, history, cfg, workspace, data)
-    final = _save(out / "transporter.safetensors", model, None, cfg.steps, history, cfg, workspace, data)
+            _save(last, model, opt, done, history, cfg, workspace, data, len({e.episode for e in examples}))
+    demos = len({e.episode for e in examples})
+    final = _save(out / "transporter.safetensors", model, None, cfg.steps, history, cfg, workspace, data, demos)
     atomic_write_json(out / "history.json", history)
     plot_history(history, out / "training.png")
     return final
 
 
-def success_rate(agent: TransporterAgent, task: str, episodes: int, first_seed: int = 1) -> float:
+def success_rate(agent: TransporterAgent, task: str, episodes: int) -> float:
     """Share of test episodes (odd seeds) the agent completes in the simulator."""
-    import gymnasium
+    from eqrobot.policy.transporter.evaluate import evaluate
 
-    from eqrobot.sim import ENV_IDS
-
-    env = gymnasium.make(ENV_IDS[task])
-    wins = 0
-    for seed in range(first_seed, first_seed + 2 * episodes, 2):
-        obs, _ = env.reset(seed=seed)
-        done = terminated = False
-        while not done:
-            obs, _, terminated, truncated, _ = env.step(agent(obs))
-            done = terminated or truncated
-        wins += bool(terminated)
-    env.close()
-    return wins / episodes
+    return evaluate(agent, task, episodes)["success_rate"]
 
 
 def _save(path: Path, model: Transporter, opt, step: int, history: dict, cfg: TrainConfig, workspace: Workspace,
-          data) -> Path:
+          data, demos: int) -> Path:
     tensors = dict(model.state_dict())
     if opt is not None:
         tensors.update(optimizer_tensors(opt))
-    meta = {"model": model.config.to_dict(), "train": asdict(cfg), "step": step, "data": str(data),
+    meta = {"agent": "base", "model": model.config.to_dict(), "train": asdict(cfg), "step": step, "data": str(data),
+            "demos": demos,
             "workspace": {"bounds": [list(b) for b in workspace.bounds], "pixel_size": workspace.pixel_size},
             "history": history}
     return save_checkpoint(path, tensors, meta)

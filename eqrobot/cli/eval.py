@@ -1,0 +1,42 @@
+"""Evaluate a trained model in the simulator and write the result as JSON.
+
+examples:
+  eqrobot eval transporter --task block-insertion --ckpt runs/bi-10/transporter.safetensors --episodes 100 \\
+      --out result.json
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "evaluate a trained model in the simulator (transporter)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("capability", choices=("transporter",))
+    p.add_argument("--task", required=True, help="simulated task, e.g. block-insertion")
+    p.add_argument("--ckpt", required=True, help="weights (transporter.safetensors)")
+    p.add_argument("--episodes", type=int, default=100, help="test episodes (odd seeds 1, 3, ...)")
+    p.add_argument("--out", help="result JSON (keys task, agent, demos, episodes, success_rate, mean_reward)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from eqrobot.cli.errors import CliError
+    from eqrobot.io.atomic import atomic_write_json
+    from eqrobot.policy.transporter.agent import TransporterAgent
+    from eqrobot.policy.transporter.evaluate import describe_checkpoint, evaluate
+
+    if not Path(args.ckpt).is_file():
+        raise CliError(f"{args.ckpt}: checkpoint not found")
+    if args.episodes < 1:
+        raise CliError(f"--episodes must be at least 1, got {args.episodes}")
+    agent = TransporterAgent.load(args.ckpt, args.device)
+    result = {**describe_checkpoint(args.ckpt), **evaluate(agent, args.task, args.episodes), "ckpt": args.ckpt}
+    if args.out:
+        atomic_write_json(args.out, result)
+    print(f"{result['task']}: success {100 * result['success_rate']:.1f} % over {result['episodes']} episodes, "
+          f"mean reward {result['mean_reward']:.3f}")
+    return 0

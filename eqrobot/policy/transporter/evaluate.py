@@ -1,0 +1,49 @@
+"""Success of a pick-and-place agent in the simulator, over the test seeds (odd, Ravens protocol)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from eqrobot.progress import progress
+
+
+def evaluate(agent, task: str, episodes: int, first_seed: int = 1) -> dict:
+    """Run ``episodes`` test episodes (seeds first_seed, first_seed + 2, ...); each ends when the
+    task is done or after the task's ``max_steps`` actions. Returns the summary with per-episode
+    rewards (an episode's total reward is its partial credit)."""
+    import gymnasium
+
+    from eqrobot.sim import ENV_IDS
+
+    if task not in ENV_IDS:
+        raise ValueError(f"unknown task '{task}'; known: {', '.join(sorted(ENV_IDS))}")
+    env = gymnasium.make(ENV_IDS[task])
+    if env.unwrapped.workspace != agent.workspace:
+        raise ValueError(f"the agent was trained on workspace {agent.workspace}, the task uses "
+                         f"{env.unwrapped.workspace}")
+    rewards, successes = [], []
+    try:
+        for seed in progress(range(first_seed, first_seed + 2 * episodes, 2), desc=f"eval {task}", unit="episode"):
+            obs, _ = env.reset(seed=seed)
+            total, done, terminated = 0.0, False, False
+            while not done:
+                obs, reward, terminated, truncated, _ = env.step(agent(obs))
+                total += reward
+                done = terminated or truncated
+            rewards.append(total)
+            successes.append(bool(terminated))
+    finally:
+        env.close()
+    return {"task": task, "episodes": episodes, "success_rate": float(np.mean(successes)),
+            "mean_reward": float(np.mean(rewards)), "seeds": [first_seed, first_seed + 2 * (episodes - 1)],
+            "rewards": rewards}
+
+
+def describe_checkpoint(path: str | Path) -> dict:
+    """What the checkpoint says about its training: agent kind, demonstrations, steps."""
+    from eqrobot.io.checkpoint import load_checkpoint
+
+    _, meta = load_checkpoint(path)
+    return {"agent": meta.get("agent", "base"), "demos": meta.get("demos"), "steps": meta.get("step")}

@@ -27,14 +27,14 @@ def run(args: argparse.Namespace) -> int:
     from eqrobot.cli.errors import CliError
     from eqrobot.io.atomic import atomic_write_json
     from eqrobot.policy.transporter.agent import TransporterAgent
-    from eqrobot.policy.transporter.evaluate import describe_checkpoint, evaluate
+    from eqrobot.policy.transporter.evaluate import evaluate, training_summary
 
     if not Path(args.ckpt).is_file():
         raise CliError(f"{args.ckpt}: checkpoint not found")
     if args.episodes < 1:
         raise CliError(f"--episodes must be at least 1, got {args.episodes}")
     agent = TransporterAgent.load(args.ckpt, args.device)
-    result = {**describe_checkpoint(args.ckpt), **evaluate(agent, args.task, args.episodes), "ckpt": args.ckpt}
+    result = {**training_summary(agent), **evaluate(agent, args.task, args.episodes), "ckpt": args.ckpt}
     if args.out:
         atomic_write_json(args.out, result)
     print(f"{result['task']}: success {100 * result['success_rate']:.1f} % over {result['episodes']} episodes, "

@@ -50,10 +50,12 @@ class SuctionArm:
         self.tool = self._attach_tool()
         self.grip: int | None = None  # constraint holding an object
         self.held: int | None = None
+        self._set_joints(REST_POSE)  # IK starts from the current angles: solve the rest pose once, from here
+        self._home = self._inverse_kinematics(HOME_TIP, 0.0)
         self.reset()
 
-    def _joint_limits(self) -> tuple[list, list, list]:
-        """Lower and upper limits and rest angles of every movable joint (IK wants them all)."""
+    def _joint_limits(self) -> tuple[list, list, list, list]:
+        """Lower and upper limits, ranges and rest angles of every movable joint (IK wants them all)."""
         lower, upper, rest = [], [], []
         for j in range(p.getNumJoints(self.arm, physicsClientId=self.client)):
             info = p.getJointInfo(self.arm, j, physicsClientId=self.client)
@@ -62,7 +64,7 @@ class SuctionArm:
             lower.append(info[8])
             upper.append(info[9])
             rest.append(REST_POSE[len(rest)] if len(rest) < len(REST_POSE) else 0.0)
-        return lower, upper, rest
+        return lower, upper, [u - lo for lo, u in zip(lower, upper, strict=True)], rest
 
     def _attach_tool(self) -> int:
         shape = p.createCollisionShape(p.GEOM_CYLINDER, radius=TOOL_RADIUS, height=TOOL_LENGTH,
@@ -83,21 +85,22 @@ class SuctionArm:
     def reset(self) -> None:
         """Teleport to the rest pose (no physics in between) and let go of anything held."""
         self.release()
-        self._set_joints(REST_POSE)  # IK starts from the current angles: the same ones every time
-        home = self._inverse_kinematics(HOME_TIP, 0.0)
-        self._set_joints(home)
-        self._hold_joints(home)
-        flange = p.getLinkState(self.arm, FLANGE_LINK, computeForwardKinematics=True, physicsClientId=self.client)
-        position, orientation = flange[4], flange[5]
-        tip = np.asarray(p.multiplyTransforms(position, orientation, [0, 0, TOOL_LENGTH / 2], [0, 0, 0, 1])[0])
-        p.resetBasePositionAndOrientation(self.tool, tip.tolist(), orientation, physicsClientId=self.client)
+        self._set_joints(self._home)
+        self._hold_joints(self._home)
+        centre, orientation = self._on_tool_axis(TOOL_LENGTH / 2)
+        p.resetBasePositionAndOrientation(self.tool, centre.tolist(), orientation, physicsClientId=self.client)
 
     def joint_angles(self) -> np.ndarray:
         return np.array([p.getJointState(self.arm, j, physicsClientId=self.client)[0] for j in self.joints])
 
     def tip_position(self) -> np.ndarray:
+        return self._on_tool_axis(TOOL_LENGTH)[0]
+
+    def _on_tool_axis(self, distance: float) -> tuple[np.ndarray, tuple]:
+        """The point ``distance`` from the flange along the tool, and the flange's orientation."""
         flange = p.getLinkState(self.arm, FLANGE_LINK, computeForwardKinematics=True, physicsClientId=self.client)
-        return np.asarray(p.multiplyTransforms(flange[4], flange[5], [0, 0, TOOL_LENGTH], [0, 0, 0, 1])[0])
+        point = p.multiplyTransforms(flange[4], flange[5], [0, 0, distance], [0, 0, 0, 1])[0]
+        return np.asarray(point), flange[5]
 
     def move_tip(self, position, yaw: float, stop=None) -> bool:
         """Drive the tool tip to ``position`` with the tool pointing down, turned ``yaw`` about
@@ -114,14 +117,14 @@ class SuctionArm:
         solutions in range."""
         target = np.asarray(tip_position, dtype=np.float64)
         down = rot_z(yaw) @ rot_x(np.pi)  # flange z along -world z
-        lower, upper, rest = self._limits
+        lower, upper, ranges, rest = self._limits
         now = self.joint_angles()
         angles = now
         for _ in range(rounds):
             solution = p.calculateInverseKinematics(
                 self.arm, FLANGE_LINK, (target + [0, 0, TOOL_LENGTH]).tolist(), matrix_to_quat(down).tolist(),
-                lowerLimits=lower, upperLimits=upper, jointRanges=[u - lo for lo, u in zip(lower, upper, strict=True)],
-                restPoses=rest, maxNumIterations=200, residualThreshold=1e-6, physicsClientId=self.client)
+                lowerLimits=lower, upperLimits=upper, jointRanges=ranges, restPoses=rest, maxNumIterations=200,
+                residualThreshold=1e-6, physicsClientId=self.client)
             angles = np.asarray(solution[: len(self.joints)])
             self._set_joints(angles)
             if np.linalg.norm(self.tip_position() - target) < 2e-4:

@@ -119,9 +119,9 @@ def robust_rigid_fit(src_pts: np.ndarray, tgt_pts: np.ndarray, inlier_threshold:
     weights = np.take_along_axis(second_order[seeds], members, axis=1).astype(np.float64) + 1e-6
     T = kabsch(src[members], tgt[members], weights)
     support = msac_scores(residuals(T, src, tgt), inlier_threshold)
-    ranked = np.argsort(-support, kind="stable")  # first maximum first: deterministic tie-break
-    T_best = T[ranked[0]][None]
-    next_best = T[ranked][distinct_poses(T[ranked], src.mean(0), inlier_threshold, candidates)[1:]]
+    T = T[np.argsort(-support, kind="stable")]  # best first; first maximum first: deterministic tie-break
+    T_best = T[:1]
+    next_best = T[distinct_poses(T, src.mean(0), inlier_threshold, candidates)[1:]]
 
     for _ in range(refinements):
         mask = residuals(T_best, src, tgt)[0] < inlier_threshold

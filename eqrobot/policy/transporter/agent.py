@@ -32,6 +32,7 @@ class TransporterAgent:
         self.device = resolve_device(device).device
         self.model = model.to(self.device).eval()
         self.workspace = workspace
+        self.meta: dict = {}  # what the checkpoint says about the training (``load``)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> TransporterAgent:
@@ -41,7 +42,9 @@ class TransporterAgent:
         model.load_state_dict(tensors)
         ws = meta.get("workspace")
         workspace = Workspace(tuple(map(tuple, ws["bounds"])), ws["pixel_size"]) if ws else RAVENS_WORKSPACE
-        return cls(model, workspace, device)
+        agent = cls(model, workspace, device)
+        agent.meta = meta
+        return agent
 
     def __call__(self, obs: dict) -> dict:
         return self.act(obs)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from eqrobot.progress import progress
@@ -41,9 +39,7 @@ def evaluate(agent, task: str, episodes: int, first_seed: int = 1) -> dict:
             "rewards": rewards}
 
 
-def describe_checkpoint(path: str | Path) -> dict:
-    """What the checkpoint says about its training: agent kind, demonstrations, steps."""
-    from eqrobot.io.checkpoint import load_checkpoint
-
-    _, meta = load_checkpoint(path)
+def training_summary(agent) -> dict:
+    """What a loaded agent's checkpoint says about its training: agent kind, demonstrations, steps."""
+    meta = agent.meta
     return {"agent": meta.get("agent", "base"), "demos": meta.get("demos"), "steps": meta.get("step")}

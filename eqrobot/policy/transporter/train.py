@@ -24,6 +24,7 @@ from eqrobot.io.atomic import atomic_write_json
 from eqrobot.io.checkpoint import load_checkpoint, load_optimizer_tensors, optimizer_tensors, save_checkpoint
 from eqrobot.policy.transporter.agent import TransporterAgent, scene_tensor
 from eqrobot.policy.transporter.data import iter_episodes
+from eqrobot.policy.transporter.evaluate import evaluate
 from eqrobot.policy.transporter.model import Transporter, TransporterConfig, rotate, rotate_pixels
 from eqrobot.progress import progress
 
@@ -109,6 +110,7 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig | None = None,
     cfg = cfg or TrainConfig()
     model_cfg = model_cfg or TransporterConfig()
     examples, workspace = load_examples(data, model_cfg.rotations, cfg.demos)
+    demos = len({e.episode for e in examples})
     torch.manual_seed(cfg.seed)
     model = Transporter(model_cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -135,25 +137,17 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig | None = None,
         done = step + 1
         if task and cfg.validate_every and (done % cfg.validate_every == 0 or done == cfg.steps):
             model.eval()
-            rate = success_rate(TransporterAgent(model, workspace, "cpu"), task, cfg.val_episodes)
+            rate = evaluate(TransporterAgent(model, workspace, "cpu"), task, cfg.val_episodes)["success_rate"]
             history["val_step"].append(done)
             history["val_success"].append(rate)
             tqdm.write(f"step {done}: {task} success {rate:.2f} over {cfg.val_episodes} test episodes")
             model.train()
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            _save(last, model, opt, done, history, cfg, workspace, data, len({e.episode for e in examples}))
-    demos = len({e.episode for e in examples})
+            _save(last, model, opt, done, history, cfg, workspace, data, demos)
     final = _save(out / "transporter.safetensors", model, None, cfg.steps, history, cfg, workspace, data, demos)
     atomic_write_json(out / "history.json", history)
     plot_history(history, out / "training.png")
     return final
-
-
-def success_rate(agent: TransporterAgent, task: str, episodes: int) -> float:
-    """Share of test episodes (odd seeds) the agent completes in the simulator."""
-    from eqrobot.policy.transporter.evaluate import evaluate
-
-    return evaluate(agent, task, episodes)["success_rate"]
 
 
 def _save(path: Path, model: Transporter, opt, step: int, history: dict, cfg: TrainConfig, workspace: Workspace,

@@ -38,22 +38,18 @@ class PlaceRedInGreen(Task):
     name = "place-red-in-green"
     max_steps = MAX_RED + 2  # the time limit registered for gymnasium; reset sets this episode's own
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.red_blocks: list[int] = []
-
     def reset(self, world, rng: np.random.Generator) -> None:
         n_red = int(rng.integers(1, MAX_RED + 1))
         n_distractors = int(rng.integers(0, MAX_DISTRACTORS + 1))
         poses = random_free_poses(rng, 2 * n_red + n_distractors, CLEARANCE)
         bowls = [add_bowl(world, pose, assets.COLORS["green"]) for pose in poses[:n_red]]
-        self.red_blocks = [add_block(world, pose, assets.COLORS["red"]) for pose in poses[n_red:2 * n_red]]
+        red_blocks = tuple(add_block(world, pose, assets.COLORS["red"]) for pose in poses[n_red:2 * n_red])
         for pose in poses[2 * n_red:]:
             add_distractor(world, pose, rng)
         top = np.array([0.0, 0.0, BLOCK / 2])
         # Red blocks look alike: any of them in a bowl meets that bowl's goal (as in Ravens).
-        self.goals = [Goal(block, seat_in(world.pose_of(bowl)), top, ANY_YAW, 1.0, alike=tuple(self.red_blocks))
-                      for block, bowl in zip(self.red_blocks, bowls, strict=True)]
+        self.goals = [Goal(block, seat_in(world.pose_of(bowl)), top, ANY_YAW, 1.0, alike=red_blocks)
+                      for block, bowl in zip(red_blocks, bowls, strict=True)]
         self.max_steps = n_red + 2  # one action per red block, two more for a block that bounced out
 
 

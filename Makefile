@@ -43,6 +43,7 @@ venv: $(PY)
 # Reinstalls only when the dependency list or the pins change.
 $(STAMP): setup.py setup.cfg constraints.txt package.xml | $(PY)
 	$(PIP) install -q -c constraints.txt -e '.[ros,test]'
+	$(PIP) install -q -c constraints.txt --no-deps escnn  # its py3nj needs gfortran; escnn runs without it
 	@touch $(STAMP)
 
 lint: setup

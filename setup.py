@@ -13,7 +13,7 @@ from setuptools import find_packages, setup
 PACKAGE = "eqrobot"
 
 # Nodes get their own executables (lib/eqrobot/<node>), as launch files expect.
-NODES = ["cloud_filter_node", "registration_node"]
+NODES = ["cloud_filter_node", "pick_place_node", "registration_node"]
 
 
 def share_tree(folder):
@@ -55,6 +55,13 @@ setup(
         "pymeshfix>=0.16",  # ships a real scan (StanfordBunny.ply) used by the demo and benchmark
         "trimesh>=4",  # generated training and benchmark shapes
         "gymnasium>=1.0",  # the pick-and-place environments' API
+        # escnn (steerable CNNs) itself is installed by `make setup` with --no-deps: it requires
+        # py3nj, which only builds with a Fortran compiler and is optional at run time. These are
+        # the rest of its dependencies.
+        "lie-learn>=0.0.2",
+        "joblib>=1.2",
+        "pymanopt>=2",
+        "autograd>=1.5",
     ],
     extras_require={
         "ros": [

@@ -119,3 +119,13 @@ def test_colcon_build_in_a_temporary_workspace(tmp_path):
     run = subprocess.run([sys.executable, str(prefix / "lib" / "eqrobot" / "eqrobot"), "--version"],
                          env=dict(env, PYTHONPATH=str(site)), capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "eqrobot" in run.stdout, run.stderr
+
+
+@pytest.mark.parametrize("weights", sorted((ROOT / "models").rglob("*.safetensors")), ids=lambda p: p.name)
+def test_shipped_weights_are_small_carded_and_load_without_unpickling(weights):
+    from eqrobot.io.checkpoint import load_checkpoint
+
+    assert weights.stat().st_size < 20 * 2**20, "shipped weights must stay under 20 MB"
+    assert (weights.parent / "MODEL_CARD.md").is_file(), f"{weights.parent} needs a MODEL_CARD.md"
+    tensors, _ = load_checkpoint(weights)
+    assert tensors

@@ -6,13 +6,16 @@ import warnings
 
 import gymnasium
 import numpy as np
+import pybullet as p
 import pytest
 from gymnasium.utils.env_checker import check_env
 
 import eqrobot.sim
+from eqrobot.geometry.heightmap import RAVENS_BOUNDS
+from eqrobot.geometry.rotations import matrix_to_quat
 from eqrobot.sim.env import PickPlaceEnv
 from eqrobot.sim.tasks import make_task
-from eqrobot.sim.tasks.base import yaw_of
+from eqrobot.sim.tasks.base import planar_pose, yaw_difference, yaw_of
 from eqrobot.sim.world import World
 
 TASK_NAMES = ("place-red-in-green", "stack-block-pyramid")
@@ -117,6 +120,89 @@ def test_check_env_passes():
     assert eqrobot.sim.ENV_IDS["place-red-in-green"] == "eqrobot/PlaceRedInGreen-v0"
     assert eqrobot.sim.ENV_IDS["stack-block-pyramid"] == "eqrobot/StackBlockPyramid-v0"
     env = gymnasium.make("eqrobot/PlaceRedInGreen-v0")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*symmetric and normalized space")  # actions are metres
+        check_env(env.unwrapped)
+    env.close()
+
+
+# --- align-box-corner -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corner_env():
+    env = PickPlaceEnv("align-box-corner")
+    yield env
+    env.close()
+
+
+@pytest.mark.parametrize("seed", range(0, 12, 2))
+def test_the_oracle_aligns_the_box_with_the_corner(corner_env, seed):
+    assert oracle_episode(corner_env, seed) == pytest.approx(1.0)
+
+
+def move_box(world, body: int, T: np.ndarray) -> None:
+    p.resetBasePositionAndOrientation(body, T[:3, 3].tolist(), matrix_to_quat(T[:3, :3]).tolist(),
+                                      physicsClientId=world.client)
+
+
+def test_the_box_may_meet_the_corner_with_any_of_its_corners():
+    with World(seed=1) as world:
+        task = make_task("align-box-corner")
+        task.reset(world, np.random.default_rng(1))
+        (goal,) = task.goals
+        aligned, swapped = goal.targets
+        # Ravens' four target poses: as given or with the sides swapped, each also turned 180 deg.
+        for target in (aligned, swapped):
+            for turn in (0.0, np.pi):
+                move_box(world, goal.body, target @ planar_pose(0.0, 0.0, 0.0, turn))
+                assert task.reward(world) == 1.0
+        # Off by 2 cm or turned by 30 deg it is not in the corner.
+        for target in (aligned, swapped):
+            for miss in (planar_pose(0.02, 0.0, 0.0, 0.0), planar_pose(0.0, 0.0, 0.0, np.radians(30))):
+                move_box(world, goal.body, target @ miss)
+                assert task.reward(world) == 0.0
+
+
+def top_of(box: np.ndarray, height: float) -> np.ndarray:
+    """The suction tip pose on the middle of the top of a box ``height`` tall whose centre is at ``box``."""
+    return np.array([box[0, 3], box[1, 3], box[2, 3] + height / 2, yaw_of(box)])
+
+
+def test_the_arm_may_put_the_box_in_with_its_sides_swapped(corner_env):
+    corner_env.reset(seed=4)
+    (goal,) = corner_env.task.goals
+    height = 2 * goal.pick_offset[2]
+    box = corner_env.world.pose_of(goal.body)
+    _, swapped = goal.targets
+    _, reward, terminated, _, _ = corner_env.step({"pick": top_of(box, height), "place": top_of(swapped, height)})
+    assert reward == pytest.approx(1.0) and terminated
+
+
+def test_the_oracle_turns_the_box_at_most_45_degrees_and_scenes_stay_in_reach():
+    for seed in range(20):
+        with World(seed=seed) as world:
+            task = make_task("align-box-corner")
+            task.reset(world, np.random.default_rng(seed))
+            (goal,) = task.goals
+            pick, place = task.oracle(world)
+            # Four target yaws, 90 deg apart: the oracle takes the one nearest the box's own.
+            assert yaw_difference(place[3], pick[3]) <= np.pi / 4 + 1e-6
+            start = world.pose_of(goal.body)
+            # The box starts well away from the corner (a box's half diagonal is at most 0.085 m).
+            assert min(np.linalg.norm(start[:2, 3] - t[:2, 3]) for t in goal.targets) > 0.15
+            for target in goal.targets:
+                assert target[0, 3] > 0.31  # clear of the arm's base, where its tip misses
+                # In the corner, the whole box is in the workspace (and so in the heightmap).
+                move_box(world, goal.body, target)
+                low, high = np.array(p.getAABB(goal.body, physicsClientId=world.client))[:, :2]
+                assert np.all(low >= np.array(RAVENS_BOUNDS)[:2, 0]) and np.all(high <= np.array(RAVENS_BOUNDS)[:2, 1])
+
+
+def test_gymnasium_makes_align_box_corner_and_check_env_passes():
+    assert eqrobot.sim.ENV_IDS["align-box-corner"] == "eqrobot/AlignBoxCorner-v0"
+    env = gymnasium.make("eqrobot/AlignBoxCorner-v0")
+    assert env.spec.max_episode_steps == make_task("align-box-corner").max_steps == 3
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*symmetric and normalized space")  # actions are metres
         check_env(env.unwrapped)

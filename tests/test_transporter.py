@@ -16,6 +16,7 @@ from eqrobot.policy.transporter.train import TrainConfig, augmented, load_exampl
 
 SMALL = Workspace(bounds=((0.0, 0.2), (0.0, 0.1), (0.0, 0.28)), pixel_size=0.003125)  # 32 rows x 64 cols
 TINY = TransporterConfig(width=8, depth=2, features=3, crop=16, rotations=8)
+TINY_EQ = TransporterConfig(agent="eq", fields=2, order=4, depth=2, features=3, crop=16, rotations=8)
 
 
 def test_fft_correlation_equals_the_direct_one():
@@ -68,17 +69,17 @@ def demo_episode(block_rc=(12, 14), zone_rc=(18, 46), turn=math.pi / 2):
                    SMALL.array, SMALL.pixel_size, task="toy")
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+@pytest.fixture(scope="module", params=[TINY, TINY_EQ], ids=["base", "eq"])
+def trained(request, tmp_path_factory):
     data = tmp_path_factory.mktemp("toy_demos")
     write_episode(data / "000000.npz", demo_episode())
     out = tmp_path_factory.mktemp("toy_run")
-    weights = train(data, out, TrainConfig(steps=120, lr=2e-3, augment=False, checkpoint_every=60), TINY)
-    return weights, out, data
+    weights = train(data, out, TrainConfig(steps=120, lr=2e-3, augment=False, checkpoint_every=60), request.param)
+    return weights, out, data, request.param
 
 
 def test_one_demonstration_is_learned(trained):
-    weights, out, _ = trained
+    weights, out, *_ = trained
     agent = TransporterAgent.load(weights, device="cpu")
     color, height = block_scene((12, 14), (18, 46))
     action = agent.act({"color": color, "height": height})
@@ -90,10 +91,18 @@ def test_one_demonstration_is_learned(trained):
 
 
 def test_training_resumes_where_it_stopped(trained, capsys):
-    _, out, data = trained
-    weights = train(data, out, TrainConfig(steps=130, lr=2e-3, augment=False, checkpoint_every=60), TINY)
+    _, out, data, config = trained
+    weights = train(data, out, TrainConfig(steps=130, lr=2e-3, augment=False, checkpoint_every=60), config)
     assert "resuming from step 120" in capsys.readouterr().out
-    assert TransporterAgent.load(weights, device="cpu").model.config == TINY
+    agent = TransporterAgent.load(weights, device="cpu")
+    assert agent.model.config == config and agent.meta["agent"] == config.agent
+
+
+def test_resuming_with_another_agent_is_refused(trained):
+    _, out, data, config = trained
+    other = TINY if config.agent == "eq" else TINY_EQ
+    with pytest.raises(ValueError, match="another agent or task"):
+        train(data, out, TrainConfig(steps=140, lr=2e-3, augment=False), other)
 
 
 def test_a_heightmap_of_another_size_is_refused(trained):

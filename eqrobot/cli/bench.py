@@ -4,6 +4,8 @@ JSON + a markdown table + plots under --out. Numbers name the machine they ran o
 examples:
   eqrobot bench registration --out bench/            # 100 pairs per set
   eqrobot bench registration --out /tmp/b --pairs 20
+  eqrobot bench transporter --out bench/transporter  # resumable: finished runs are kept
+  eqrobot bench transporter --out /tmp/t --tasks block-insertion --demos 1 --agents eq --steps 200 --episodes 10
 """
 
 from __future__ import annotations
@@ -11,13 +13,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "run a benchmark (registration) and write JSON, a markdown table and plots"
+HELP = "run a benchmark (registration, transporter) and write JSON, a markdown table and plots"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("capability", choices=("registration",))
+    p.add_argument("capability", choices=("registration", "transporter"))
     p.add_argument("--out", default="bench", help="output folder (default: bench/)")
-    p.add_argument("--pairs", type=int, default=100, help="pairs per set")
+    p.add_argument("--pairs", type=int, default=100, help="registration: pairs per set")
+    t = p.add_argument_group("transporter")
+    t.add_argument("--tasks", help="comma-separated tasks (default: block-insertion, place-red-in-green, "
+                                   "stack-block-pyramid)")
+    t.add_argument("--demos", default="1,10", help="comma-separated demonstration counts (default: 1,10)")
+    t.add_argument("--agents", default="eq,base", help="comma-separated agents (default: eq,base)")
+    t.add_argument("--steps", type=int, default=1000, help="training steps per run")
+    t.add_argument("--episodes", type=int, default=100, help="test episodes per run")
 
 
 def machine_description() -> str:
@@ -30,10 +39,36 @@ def machine_description() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.capability == "transporter":
+        return _run_transporter(args)
     from eqrobot.perception.registration.evaluate import run_benchmark
 
     machine = machine_description()
     run_benchmark(args.out, args.pairs, machine)
     print((Path(args.out) / "registration.md").read_text())
     print(f"wrote {args.out}/registration.json, registration.md, registration.png")
+    return 0
+
+
+def _run_transporter(args: argparse.Namespace) -> int:
+    from eqrobot.cli.errors import CliError, require_task
+    from eqrobot.policy.transporter.benchmark import BenchConfig, run_benchmark
+
+    cfg = BenchConfig()
+    tasks = tuple(t.strip() for t in args.tasks.split(",")) if args.tasks else cfg.tasks
+    for task in tasks:
+        require_task(task)
+    agents = tuple(a.strip() for a in args.agents.split(","))
+    if not set(agents) <= {"eq", "base"}:
+        raise CliError(f"--agents takes eq and/or base, got {args.agents}")
+    try:
+        demos = tuple(int(n) for n in args.demos.split(","))
+    except ValueError as e:
+        raise CliError(f"--demos takes comma-separated whole numbers, got {args.demos}") from e
+    if min(demos) < 1 or args.steps < 1 or args.episodes < 1:
+        raise CliError("--demos, --steps and --episodes must be at least 1")
+    cfg = BenchConfig(tasks=tasks, demos=demos, agents=agents, steps=args.steps, episodes=args.episodes)
+    run_benchmark(args.out, cfg, machine_description())
+    print((Path(args.out) / "transporter.md").read_text())
+    print(f"wrote {args.out}/transporter.json, transporter.md, transporter.png")
     return 0

@@ -22,9 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from eqrobot.cli.errors import CliError
+    from eqrobot.cli.errors import CliError, require_task
     from eqrobot.sim.demos import collect
 
+    require_task(args.task)
     if args.n < 1:
         raise CliError(f"--n must be at least 1, got {args.n}")
     counts = collect(args.task, args.n, args.out, args.split, max_tries=20 * args.n + 20)

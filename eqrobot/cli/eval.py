@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from eqrobot.cli.errors import CliError
+    from eqrobot.cli.errors import CliError, require_task
     from eqrobot.io.atomic import atomic_write_json
     from eqrobot.policy.transporter.agent import TransporterAgent
     from eqrobot.policy.transporter.evaluate import evaluate, training_summary
@@ -33,7 +33,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{args.ckpt}: checkpoint not found")
     if args.episodes < 1:
         raise CliError(f"--episodes must be at least 1, got {args.episodes}")
+    require_task(args.task)
     agent = TransporterAgent.load(args.ckpt, args.device)
+    trained_on = agent.meta.get("task")
+    if trained_on and trained_on != args.task:
+        raise CliError(f"{args.ckpt} was trained for task '{trained_on}', not '{args.task}'")
     result = {**training_summary(agent), **evaluate(agent, args.task, args.episodes), "ckpt": args.ckpt}
     if args.out:
         atomic_write_json(args.out, result)

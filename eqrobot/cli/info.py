@@ -8,10 +8,11 @@ import json
 import os
 import platform
 import sys
+import warnings
 
 HELP = "show versions, the compute device and whether ROS 2 is available"
 
-_PACKAGES = ("numpy", "scipy", "torch", "open3d", "pybullet", "rclpy")
+_PACKAGES = ("numpy", "scipy", "torch", "escnn", "open3d", "pybullet", "rclpy")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,11 +20,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _version(name: str) -> str:
+    from importlib import metadata
+
     try:
-        module = importlib.import_module(name)
+        with warnings.catch_warnings():  # escnn warns about an optional Fortran extension
+            warnings.simplefilter("ignore")
+            module = importlib.import_module(name)
     except Exception as e:  # noqa: BLE001 - report any import failure as text
         return f"not available ({type(e).__name__}: {e})".splitlines()[0]
-    return str(getattr(module, "__version__", "installed"))
+    try:
+        return str(getattr(module, "__version__", None) or metadata.version(name))
+    except metadata.PackageNotFoundError:
+        return "installed"
 
 
 def collect() -> dict:

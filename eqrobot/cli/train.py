@@ -3,7 +3,7 @@ re-running the same command resumes from the last checkpoint.
 
 examples:
   eqrobot train transporter --data data/bi-train --demos 1 --out runs/bi-1 --steps 1000 \
-      --task block-insertion --validate-every 250
+      --task block-insertion --validate-every 250 --agent eq
   eqrobot train registration --out runs/registration --steps 5000 --pairs 400
   eqrobot train registration --select runs/registration     # best snapshot on held-out dense views
   eqrobot train registration --calibrate models/registration/descriptor.safetensors --val-pairs 100
@@ -33,8 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--radius-voxels", type=float, default=None, help="patch radius in voxels (default 10)")
     t = p.add_argument_group("transporter")
     t.add_argument("--data", help="folder of episodes (docs/episode_format.md)")
+    t.add_argument("--agent", choices=("eq", "base"), default="eq",
+                   help="eq: C_n-steerable networks (default); base: the original Transporter")
     t.add_argument("--demos", type=int, default=None, help="use the first N episodes (default: all)")
     t.add_argument("--task", help="simulated task to validate on (test seeds), e.g. block-insertion")
+    t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 3e-4 eq, 1e-4 base)")
     t.add_argument("--validate-every", type=int, default=0, help="steps between simulator validations")
     t.add_argument("--val-episodes", type=int, default=10)
 
@@ -48,16 +51,22 @@ def run(args: argparse.Namespace) -> int:
 def _run_transporter(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from eqrobot.cli.errors import CliError
+    from eqrobot.cli.errors import CliError, require_task
+    from eqrobot.policy.transporter.model import TransporterConfig
     from eqrobot.policy.transporter.train import TrainConfig, train
 
     if not args.data or not Path(args.data).is_dir():
         raise CliError(f"--data must be a folder of episodes, got {args.data}")
     if not args.out:
         raise CliError("--out is required for training")
+    if args.task:
+        require_task(args.task)
     cfg = TrainConfig(steps=args.steps, seed=args.seed, demos=args.demos, validate_every=args.validate_every,
-                      val_episodes=args.val_episodes)
-    weights = train(args.data, args.out, cfg, task=args.task)
+                      val_episodes=args.val_episodes, lr=args.lr)
+    try:
+        weights = train(args.data, args.out, cfg, TransporterConfig(agent=args.agent), task=args.task)
+    except ValueError as e:
+        raise CliError(str(e)) from e
     print(f"weights: {weights}")
     return 0
 

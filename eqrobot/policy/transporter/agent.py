@@ -2,7 +2,9 @@
 
 ``TransporterAgent.load(path)(obs)`` or ``.act(obs)`` with ``obs = {"color": (rows, cols, 3)
 uint8, "height": (rows, cols) float32}`` (the gymnasium env's observation, or a real robot's
-heightmap from ``eqrobot.geometry.heightmap``) returns ``{"pick": [x, y, z, yaw], "place": ...}``.
+heightmap from ``eqrobot.geometry.heightmap``), or ``obs = {"views": [RGBDView, ...]}`` (raw
+RGB-D images with their cameras, fused here), returns ``{"pick": [x, y, z, yaw], "place": ...}``.
+``act_batch(list_of_obs)`` runs the networks once for all of them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 import torch
 
 from eqrobot.device import resolve_device
-from eqrobot.geometry.heightmap import RAVENS_WORKSPACE, Workspace
+from eqrobot.geometry.heightmap import RAVENS_WORKSPACE, Workspace, heightmap_from_rgbd
 from eqrobot.io.checkpoint import load_checkpoint
 from eqrobot.policy.transporter.model import Transporter, TransporterConfig
 
@@ -39,7 +41,7 @@ class TransporterAgent:
         """Weights and settings from a safetensors checkpoint (never unpickled)."""
         tensors, meta = load_checkpoint(path, "cpu")
         model = Transporter(TransporterConfig(**meta["model"]))
-        model.load_state_dict(tensors)
+        model.load_weights(tensors)
         ws = meta.get("workspace")
         workspace = Workspace(tuple(map(tuple, ws["bounds"])), ws["pixel_size"]) if ws else RAVENS_WORKSPACE
         agent = cls(model, workspace, device)
@@ -49,17 +51,30 @@ class TransporterAgent:
     def __call__(self, obs: dict) -> dict:
         return self.act(obs)
 
-    @torch.no_grad()
     def act(self, obs: dict) -> dict:
+        return self.act_batch([obs])[0]
+
+    @torch.no_grad()
+    def act_batch(self, observations: list[dict]) -> list[dict]:
+        heightmaps = [self._heightmaps(obs) for obs in observations]
+        scenes = torch.cat([scene_tensor(color, height) for color, height in heightmaps]).to(self.device)
+        picks = [_argmax_2d(scores) for scores in self.model.pick_logits(scenes)]
+        places = self.model.place_logits(scenes, torch.tensor(picks, device=self.device))
+        actions = []
+        for (_, height), pick_rc, place in zip(heightmaps, picks, places, strict=True):
+            turn, row, col = np.unravel_index(int(torch.argmax(place)), tuple(place.shape))
+            angle = float(self.model.angles[turn])
+            actions.append({"pick": self._pose(pick_rc, height, 0.0), "place": self._pose((row, col), height, angle)})
+        return actions
+
+    def _heightmaps(self, obs: dict) -> tuple[np.ndarray, np.ndarray]:
+        if "views" in obs:
+            fused = heightmap_from_rgbd(obs["views"], self.workspace)
+            return fused.color, fused.height
         height = np.asarray(obs["height"], dtype=np.float32)
         if height.shape != self.workspace.shape:
             raise ValueError(f"heightmap is {height.shape}, the agent was trained on {self.workspace.shape}")
-        scene = scene_tensor(obs["color"], height).to(self.device)
-        pick_rc = _argmax_2d(self.model.pick_logits(scene)[0])
-        place = self.model.place_logits(scene, torch.tensor([pick_rc], device=self.device))[0]
-        turn, row, col = np.unravel_index(int(torch.argmax(place)), tuple(place.shape))
-        angle = float(self.model.angles[turn])
-        return {"pick": self._pose(pick_rc, height, 0.0), "place": self._pose((row, col), height, angle)}
+        return obs["color"], height
 
     def _pose(self, rc, height: np.ndarray, yaw: float) -> np.ndarray:
         """Tip pose over pixel ``rc``: its centre, at the height the cameras saw there."""

@@ -1,7 +1,9 @@
-"""Transporter networks (Zeng et al. 2020), the baseline: a fully convolutional attention
-network scores pick pixels; a transport network cross-correlates the features of a crop
-around the pick with the scene's features, the crop turned through ``rotations`` angles, and
-scores (angle, place pixel).
+"""Transporter networks (Zeng et al. 2020): a fully convolutional attention network scores
+pick pixels; a transport network cross-correlates the features of a crop around the pick with
+the scene's features, the crop turned through ``rotations`` angles, and scores (angle, place
+pixel). ``agent="base"`` uses plain U-Nets; ``agent="eq"`` uses C_n-steerable ones
+(``equivariant.py``, Huang et al. 2022), which makes the pick turn with the scene and the place
+turn with the scene and with the picked object: SE(2) x SE(2) bi-equivariance.
 
 Image axes: row along the workspace's y, column along x (``eqrobot.geometry.heightmap``), so
 a turn of the crop by +theta in (column, row) coordinates is a turn by +theta about the
@@ -18,17 +20,23 @@ from torch import nn
 from torch.nn import functional
 
 IN_CHANNELS = 4  # colour (3) and height (1), normalised
+AGENTS = ("base", "eq")
 
 
 @dataclass
 class TransporterConfig:
-    width: int = 8  # channels of the first level of the FCNs (CPU-sized; 32+ on a GPU)
+    agent: str = "base"  # "base": plain U-Nets; "eq": C_order-steerable U-Nets
+    width: int = 8  # base: channels of the first level of the FCNs (CPU-sized; 32+ on a GPU)
+    fields: int = 4  # eq: regular C_order fields of the first level (fields * order channels)
+    order: int = 8  # eq: the rotation group C_order (quarter turns exact when divisible by 4)
     depth: int = 3  # down-sampling levels
     features: int = 3  # channels of the transport's key and query features (as in Ravens)
-    crop: int = 64  # pixels, side of the crop around the pick
+    crop: int = 64  # pixels, side of the crop around the pick (taken as crop + 1, centred on the pick)
     rotations: int = 36  # place angles (10 deg apart)
 
     def __post_init__(self) -> None:
+        if self.agent not in AGENTS:
+            raise ValueError(f"agent must be one of {', '.join(AGENTS)}, got '{self.agent}'")
         if self.crop % 2 or self.crop < 8:
             raise ValueError(f"crop must be an even number of pixels >= 8, got {self.crop}")
         if self.rotations < 1:
@@ -105,10 +113,28 @@ class Transporter(nn.Module):
     def __init__(self, config: TransporterConfig | None = None) -> None:
         super().__init__()
         self.config = c = config or TransporterConfig()
-        self.attention = FCN(IN_CHANNELS, 1, c.width, c.depth)
-        self.key = FCN(IN_CHANNELS, c.features, c.width, c.depth)
-        self.query = FCN(IN_CHANNELS, c.features, c.width, c.depth)
+        self.attention = _network(c, 1)
+        self.key = _network(c, c.features)
+        self.query = _network(c, c.features)
         self.register_buffer("angles", torch.arange(c.rotations) * (2 * math.pi / c.rotations), persistent=False)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The learned tensors. escnn's buffers (filter bases, expanded filters) are derived
+        from them and the group, tens of MB, so checkpoints leave them out."""
+        return {name: p.detach() for name, p in self.named_parameters()}
+
+    def load_weights(self, tensors: dict[str, torch.Tensor]) -> None:
+        params = dict(self.named_parameters())
+        missing, unexpected = params.keys() - tensors.keys(), tensors.keys() - params.keys()
+        if missing or unexpected:
+            raise ValueError(f"weights do not fit a {self.config.agent} Transporter: {len(missing)} missing "
+                             f"(e.g. {sorted(missing)[:2]}), {len(unexpected)} unexpected "
+                             f"(e.g. {sorted(unexpected)[:2]})")
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(tensors[name])
+        if not self.training:
+            self.train(False)  # escnn expands its filters again from the new weights
 
     def pick_logits(self, scene: torch.Tensor) -> torch.Tensor:
         """(N, 4, H, W) -> (N, H, W) pick scores."""
@@ -118,25 +144,43 @@ class Transporter(nn.Module):
         """(N, 4, H, W) scenes and (N, 2) integer (row, col) picks -> (N, R, H, W) place scores:
         at (r, y, x), how well the crop around the pick, turned by angle r, matches the scene
         centred at (y, x)."""
-        c = self.config
-        half = c.crop // 2
-        keys = self.key(scene)  # (N, F, H, W)
+        return self.transport(self.key(scene), self.crops(scene, pick_rc))
+
+    def crops(self, scene: torch.Tensor, pick_rc: torch.Tensor) -> torch.Tensor:
+        """(N, 4, crop + 1, crop + 1): the scene within crop / 2 pixels of each pick pixel (zeros
+        beyond the image). An odd side puts the pick on the centre pixel, so that turning the
+        crop turns it about the pick, exactly for quarter turns."""
+        half = self.config.crop // 2
         padded = functional.pad(scene, (half, half, half, half))
-        crops = torch.stack([padded[i, :, r:r + c.crop, col:col + c.crop]
-                             for i, (r, col) in enumerate(pick_rc.tolist())])
-        queries = rotate(self.query(crops), self.angles)  # (R * N, F, crop, crop), angle-major
-        n = scene.shape[0]
-        queries = queries.view(c.rotations, n, c.features, c.crop, c.crop)
+        return torch.stack([padded[i, :, r:r + 2 * half + 1, col:col + 2 * half + 1]
+                            for i, (r, col) in enumerate(pick_rc.tolist())])
+
+    def transport(self, keys: torch.Tensor, crops: torch.Tensor) -> torch.Tensor:
+        """(N, F, H, W) scene features and (N, 4, crop + 1, crop + 1) crops -> (N, R, H, W)
+        place scores."""
+        c = self.config
+        n, side = keys.shape[0], crops.shape[-1]
+        queries = rotate(self.query(crops), self.angles)  # (R * N, F, side, side), angle-major
+        queries = queries.view(c.rotations, n, c.features, side, side)
         # Scaled like a dot product of F * crop^2 terms, so that the scores start near unit size.
         scale = math.sqrt(c.features) * c.crop
         return torch.cat([correlate(keys[i], queries[:, i]) for i in range(n)]) / scale
 
 
+def _network(c: TransporterConfig, cout: int) -> nn.Module:
+    if c.agent == "eq":
+        from eqrobot.policy.transporter.equivariant import EquivariantFCN
+
+        return EquivariantFCN(IN_CHANNELS, cout, c.fields, c.depth, c.order)
+    return FCN(IN_CHANNELS, cout, c.width, c.depth)
+
+
 def correlate(features: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
-    """(F, H, W) features and (R, F, k, k) kernels (k even) -> (1, R, H, W): at (r, y, x) the
-    sum over f, i, j of features[f, y + i - k/2, x + j - k/2] * kernels[r, f, i, j] (zeros
-    outside the image). Computed by FFT: a direct convolution with 36 kernels of 64 x 64 over
-    a 320 x 160 map costs tens of seconds per step on a CPU (ENVIRONMENT.md: 50 s vs 0.14 s)."""
+    """(F, H, W) features and (R, F, k, k) kernels -> (1, R, H, W): at (r, y, x) the sum over
+    f, i, j of features[f, y + i - k//2, x + j - k//2] * kernels[r, f, i, j] (zeros outside
+    the image; for odd k the kernel's centre pixel lands on (y, x)). Computed by FFT: a direct
+    convolution with 36 kernels of 64 x 64 over a 320 x 160 map costs tens of seconds per step
+    on a CPU (ENVIRONMENT.md: 50 s vs 0.14 s)."""
     _, h, w = features.shape
     k = kernels.shape[-1]
     size = (h + k, w + k)  # room for the kernel on every side: no wrap-around

@@ -5,7 +5,7 @@ demonstration's pick and place pixels with it; the turn between pick and place i
 and lowers the cross-entropy of the demonstrated pick pixel under the attention scores and of
 the demonstrated (angle, place pixel) under the transport scores. Checkpoints are atomic and
 the run resumes from ``last.safetensors``; when a task is given, the agent is tried in the
-simulator on test seeds at every validation.
+simulator at every validation, on odd seeds far from the test episodes' (``VALIDATION_SEED``).
 """
 
 from __future__ import annotations
@@ -28,11 +28,18 @@ from eqrobot.policy.transporter.evaluate import evaluate
 from eqrobot.policy.transporter.model import Transporter, TransporterConfig, rotate, rotate_pixels
 from eqrobot.progress import progress
 
+# Validation episodes: odd (test-side) seeds from here on, apart from the test episodes
+# (seeds 1, 3, ...), so that choosing settings on validation does not tune on the test set.
+VALIDATION_SEED = 100_001
+# base: Ravens' 1e-4. eq: at 1e-4 its pick scores stayed near uniform for ~300 steps on one
+# block-insertion demo; at 3e-4 it solved 10/10 validation episodes after 200 steps.
+DEFAULT_LR = {"base": 1e-4, "eq": 3e-4}
+
 
 @dataclass
 class TrainConfig:
     steps: int = 1000
-    lr: float = 1e-4
+    lr: float | None = None  # Adam's step size; None: DEFAULT_LR of the agent
     seed: int = 0
     augment: bool = True
     demos: int | None = None  # use the first N episodes of the folder (all by default)
@@ -113,12 +120,12 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig | None = None,
     demos = len({e.episode for e in examples})
     torch.manual_seed(cfg.seed)
     model = Transporter(model_cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr or DEFAULT_LR[model_cfg.agent])
     history = {"step": [], "pick_loss": [], "place_loss": [], "val_step": [], "val_success": []}
     start = 0
     last = out / "last.safetensors"
     if last.exists():
-        start, history = _resume(last, model, opt)
+        start, history = _resume(last, model, opt, task)
         print(f"resuming from step {start} ({last})")
     rng = np.random.default_rng(cfg.seed + start)
     bar = progress(range(start, cfg.steps), initial=start, total=cfg.steps, desc="training transporter", unit="step")
@@ -137,34 +144,38 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig | None = None,
         done = step + 1
         if task and cfg.validate_every and (done % cfg.validate_every == 0 or done == cfg.steps):
             model.eval()
-            rate = evaluate(TransporterAgent(model, workspace, "cpu"), task, cfg.val_episodes)["success_rate"]
+            rate = evaluate(TransporterAgent(model, workspace, "cpu"), task, cfg.val_episodes,
+                            first_seed=VALIDATION_SEED)["success_rate"]
             history["val_step"].append(done)
             history["val_success"].append(rate)
-            tqdm.write(f"step {done}: {task} success {rate:.2f} over {cfg.val_episodes} test episodes")
+            tqdm.write(f"step {done}: {task} success {rate:.2f} over {cfg.val_episodes} validation episodes")
             model.train()
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            _save(last, model, opt, done, history, cfg, workspace, data, demos)
-    final = _save(out / "transporter.safetensors", model, None, cfg.steps, history, cfg, workspace, data, demos)
+            _save(last, model, opt, done, history, cfg, workspace, data, demos, task)
+    final = _save(out / "transporter.safetensors", model, None, cfg.steps, history, cfg, workspace, data, demos, task)
     atomic_write_json(out / "history.json", history)
     plot_history(history, out / "training.png")
     return final
 
 
 def _save(path: Path, model: Transporter, opt, step: int, history: dict, cfg: TrainConfig, workspace: Workspace,
-          data, demos: int) -> Path:
-    tensors = dict(model.state_dict())
+          data, demos: int, task: str | None) -> Path:
+    tensors = model.weights()
     if opt is not None:
         tensors.update(optimizer_tensors(opt))
-    meta = {"agent": "base", "model": model.config.to_dict(), "train": asdict(cfg), "step": step, "data": str(data),
-            "demos": demos,
+    meta = {"agent": model.config.agent, "task": task, "model": model.config.to_dict(), "train": asdict(cfg),
+            "step": step, "data": str(data), "demos": demos,
             "workspace": {"bounds": [list(b) for b in workspace.bounds], "pixel_size": workspace.pixel_size},
             "history": history}
     return save_checkpoint(path, tensors, meta)
 
 
-def _resume(path: Path, model: Transporter, opt: torch.optim.Optimizer) -> tuple[int, dict]:
+def _resume(path: Path, model: Transporter, opt: torch.optim.Optimizer, task: str | None) -> tuple[int, dict]:
     tensors, meta = load_checkpoint(path)
-    model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("optim.")})
+    if meta["model"] != model.config.to_dict() or meta.get("task") != task:
+        raise ValueError(f"{path} is a run of another agent or task ({meta.get('agent')}, {meta['model']}, task "
+                         f"{meta.get('task')}); give a new --out folder or the same settings to resume")
+    model.load_weights({k: v for k, v in tensors.items() if not k.startswith("optim.")})
     load_optimizer_tensors(opt, tensors)
     return int(meta["step"]), meta["history"]
 
@@ -184,7 +195,10 @@ def plot_history(history: dict, path: Path) -> None:
     a.set(xlabel="step", ylabel="cross-entropy", title="training loss")
     a.legend()
     b.plot(history["val_step"], history["val_success"], "o-")
-    b.set(xlabel="step", ylabel="success rate", ylim=(0, 1.05), title="simulator test episodes")
+    b.set(xlabel="step", ylabel="success rate", ylim=(0, 1.05), title="simulator validation episodes")
+    if not history["val_step"]:
+        b.text(0.5, 0.5, "not validated in the simulator\n(train with --task and --validate-every)",
+               ha="center", va="center", transform=b.transAxes)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from eqrobot.sim.tasks.align_box_corner import AlignBoxCorner
 from eqrobot.sim.tasks.base import Goal, Task
 from eqrobot.sim.tasks.block_insertion import BlockInsertion
 from eqrobot.sim.tasks.place_red_in_green import PlaceRedInGreen
@@ -11,6 +12,7 @@ TASKS: dict[str, type[Task]] = {
     BlockInsertion.name: BlockInsertion,
     PlaceRedInGreen.name: PlaceRedInGreen,
     StackBlockPyramid.name: StackBlockPyramid,
+    AlignBoxCorner.name: AlignBoxCorner,
 }
 
 

@@ -1,6 +1,6 @@
-"""What every tabletop task shares: goals (a body and where it should end up), the success
-test (within 1 cm and 15 deg, up to the object's symmetry), partial-credit reward and the
-oracle that demonstrations come from.
+"""What every tabletop task shares: goals (a body and where it may end up), the success
+test (within 1 cm and 15 deg of a target, up to the object's symmetry), partial-credit reward
+and the oracle that demonstrations come from.
 
 A task file builds its scene in ``reset`` and lists its goals; the rest is here. Action
 poses are suction-tip poses (x, y, z, yaw) in the table frame (``eqrobot.sim.robot``).
@@ -30,10 +30,17 @@ class Goal:
     # Bodies that look like ``body`` and meet the goal as well (any red block in a bowl, any
     # block of a pyramid row in its slots, as in Ravens): a policy cannot tell them apart.
     alike: tuple = ()
+    # Other poses that meet the goal as well (align-box-corner's box with its sides swapped at the
+    # corner, as in Ravens), each up to ``symmetry`` like ``target``.
+    alternatives: tuple = ()
 
     @property
     def candidates(self) -> tuple:
         return (self.body, *(b for b in self.alike if b != self.body))
+
+    @property
+    def targets(self) -> tuple:
+        return (self.target, *self.alternatives)
 
 
 def random_free_poses(rng: np.random.Generator, n: int, clearance: float, bounds=RAVENS_BOUNDS,
@@ -66,6 +73,18 @@ def yaw_difference(a: float, b: float, symmetry: float = 2 * np.pi) -> float:
     return float(min(d, symmetry - d))
 
 
+def shortest_turn(start: float, end: float, symmetry: float = 2 * np.pi) -> float:
+    """The signed turn of least size from yaw ``start`` to yaw ``end`` modulo ``symmetry``."""
+    turn = end - start
+    return float(turn - symmetry * np.round(turn / symmetry))
+
+
+def near(T: np.ndarray, target: np.ndarray, symmetry: float) -> bool:
+    """Whether pose ``T`` is within the success tolerance of ``target``."""
+    close = np.linalg.norm(T[:3, 3] - target[:3, 3]) < POSITION_TOLERANCE
+    return bool(close and yaw_difference(yaw_of(T), yaw_of(target), symmetry) < YAW_TOLERANCE)
+
+
 class Task:
     name = "task"
     max_steps = 10  # pick-and-place actions an episode may take (the env's time limit)
@@ -81,13 +100,12 @@ class Task:
         return self.meeting(world, goal) is not None
 
     def meeting(self, world, goal: Goal) -> int | None:
-        """The body (``goal.body`` or one alike) at the goal's target, if any."""
+        """The body (``goal.body`` or one alike) at one of the goal's targets, if any."""
         return next((body for body in goal.candidates if self.at_target(world, body, goal)), None)
 
     def at_target(self, world, body: int, goal: Goal) -> bool:
         T = world.pose_of(body)
-        close = np.linalg.norm(T[:3, 3] - goal.target[:3, 3]) < POSITION_TOLERANCE
-        return bool(close and yaw_difference(yaw_of(T), yaw_of(goal.target), goal.symmetry) < YAW_TOLERANCE)
+        return any(near(T, target, goal.symmetry) for target in goal.targets)
 
     def reward(self, world) -> float:
         """Partial credit: the weights of the goals met, in [0, 1]."""
@@ -95,19 +113,19 @@ class Task:
         return float(sum(g.weight for g in self.goals if self.achieved(world, g)) / max(total, 1e-12))
 
     def oracle(self, world) -> tuple[np.ndarray, np.ndarray]:
-        """``(pick, place)`` tip poses that move a body onto the first unmet goal's target,
-        turning it the shortest way its symmetry allows: the goal's own body, or one alike
-        when that one already meets another goal."""
+        """``(pick, place)`` tip poses that move a body onto the first unmet goal's target (of
+        its targets, the one the shortest turn its symmetry allows reaches), turning it that
+        way: the goal's own body, or one alike when that one already meets another goal."""
         goal = next((g for g in self.goals if not self.achieved(world, g)), self.goals[-1])
         taken = {self.meeting(world, g) for g in self.goals if g is not goal}
         body = next((b for b in goal.candidates if b not in taken), goal.body)
         T = world.pose_of(body)
         grasp_xyz = (T @ np.append(goal.pick_offset, 1.0))[:3]
         pick = planar_pose(*grasp_xyz, yaw_of(T))
-        turn = yaw_of(goal.target) - yaw_of(T)
-        turn -= goal.symmetry * np.round(turn / goal.symmetry)
-        target = goal.target.copy()
-        target[:3, :3] = rot_z(yaw_of(T) + turn)
+        turns = [shortest_turn(yaw_of(T), yaw_of(target), goal.symmetry) for target in goal.targets]
+        nearest = int(np.argmin(np.abs(turns)))  # the first of equals: ``target`` when it is alone
+        target = goal.targets[nearest].copy()
+        target[:3, :3] = rot_z(yaw_of(T) + turns[nearest])
         # The body rides rigidly on the tool: where the tip must be when the body is at its target.
         place = compose(target, invert(T), pick)
         return _tip(pick), _tip(place)

@@ -1,0 +1,227 @@
+"""The pick-and-place benchmark (Ravens protocol, ../shared/BENCHMARKS.md): for each task,
+demonstrations from the oracle on train seeds, both agents trained on 1, 10, ... of them,
+success over test seeds, beside the published Transporter and Equivariant Transporter
+numbers; plus inference latency per action and the oracle's episode throughput.
+
+Every run keeps its folder (``runs/<task>-<agent>-<demos>``: weights, history, ``eval.json``),
+so an interrupted benchmark picks up where it stopped; a run that fails is recorded with its
+error and the others go on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eqrobot.io.atomic import atomic_write_json, atomic_write_text
+
+# Success % at 1 / 10 / 100 demonstrations: Transporter (Zeng et al. 2020) and Equivariant
+# Transporter (Huang et al., RSS 2022), as listed in ../shared/BENCHMARKS.md.
+PUBLISHED = {
+    "block-insertion": {"base": (100, 100, 100), "eq": (100, 100, 100)},
+    "place-red-in-green": {"base": (84.5, 100, 100), "eq": (98.5, 100, 100)},
+    "towers-of-hanoi": {"base": (73.1, 83.9, 97.3), "eq": (88.1, 95.7, 100)},
+    "align-box-corner": {"base": (35.0, 85.0, 97.0), "eq": (41.0, 99.0, 100)},
+    "stack-block-pyramid": {"base": (13.3, 42.6, 56.2), "eq": (34.6, 80.0, 90.8)},
+    "palletizing-boxes": {"base": (63.2, 77.4, 91.7), "eq": (75.3, 98.9, 99.6)},
+    "assembling-kits": {"base": (28.4, 78.6, 90.4), "eq": (63.8, 90.6, 98.6)},
+    "packing-boxes": {"base": (56.8, 58.3, 72.1), "eq": (98.3, 99.4, 99.6)},
+}
+PUBLISHED_DEMOS = (1, 10, 100)
+AGENT_NAMES = {"eq": "Equivariant Transporter", "base": "Transporter"}
+
+
+@dataclass
+class BenchConfig:
+    tasks: tuple[str, ...] = ("block-insertion", "place-red-in-green", "stack-block-pyramid")
+    demos: tuple[int, ...] = (1, 10)
+    agents: tuple[str, ...] = ("eq", "base")
+    steps: int = 1000  # training steps per run
+    episodes: int = 100  # test episodes per run
+    seed: int = 0
+    latency_repeats: int = 20
+    oracle_episodes: int = 10
+
+
+def published(task: str, agent: str, demos: int) -> float | None:
+    if task not in PUBLISHED or demos not in PUBLISHED_DEMOS:
+        return None
+    return PUBLISHED[task][agent][PUBLISHED_DEMOS.index(demos)]
+
+
+def run_one(root: Path, task: str, agent: str, demos: int, cfg: BenchConfig) -> dict:
+    """Train (or resume) one agent on the first ``demos`` demonstrations and evaluate it."""
+    from eqrobot.policy.transporter.agent import TransporterAgent
+    from eqrobot.policy.transporter.evaluate import evaluate
+    from eqrobot.policy.transporter.model import TransporterConfig
+    from eqrobot.policy.transporter.train import TrainConfig, train
+
+    run = root / "runs" / f"{task}-{agent}-{demos}"
+    result_path = run / "eval.json"
+    if result_path.is_file():
+        import json
+
+        return json.loads(result_path.read_text())
+    weights = run / "transporter.safetensors"
+    start = time.perf_counter()
+    if not weights.is_file():
+        train(root / "data" / task, run, TrainConfig(steps=cfg.steps, seed=cfg.seed, demos=demos),
+              TransporterConfig(agent=agent), task=task)
+    train_s = time.perf_counter() - start
+    trained = TransporterAgent.load(weights, device="cpu")
+    result = {"task": task, "agent": agent, "demos": demos, "steps": cfg.steps, "train_s": train_s,
+              **evaluate(trained, task, cfg.episodes)}
+    atomic_write_json(result_path, result)
+    return result
+
+
+def measure_latency(agents: tuple[str, ...], repeats: int) -> dict:
+    """Median seconds per ``act`` (pick and place) on a block-insertion heightmap, per agent
+    and device, with untrained weights (the cost does not depend on them)."""
+    import gymnasium
+    import torch
+
+    from eqrobot.device import resolve_device
+    from eqrobot.policy.transporter.agent import TransporterAgent
+    from eqrobot.policy.transporter.model import Transporter, TransporterConfig
+    from eqrobot.sim import ENV_IDS
+
+    env = gymnasium.make(ENV_IDS["block-insertion"])
+    obs, _ = env.reset(seed=1)
+    env.close()
+    devices = ["cpu"] + (["cuda"] if resolve_device("auto").device.startswith("cuda") else [])
+    out = {}
+    for agent in agents:
+        for device in devices:
+            policy = TransporterAgent(Transporter(TransporterConfig(agent=agent)), device=device)
+            policy.act(obs)  # warm-up: escnn filter expansion, allocator, CUDA kernels
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                policy.act(obs)
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                times.append(time.perf_counter() - start)
+            out[f"{agent} ({device})"] = float(np.median(times))
+    return out
+
+
+def oracle_throughput(episodes: int) -> float:
+    """Oracle episodes per second on block-insertion (simulation, cameras, heightmaps)."""
+    import gymnasium
+
+    from eqrobot.sim import ENV_IDS
+    from eqrobot.sim.demos import run_oracle
+
+    env = gymnasium.make(ENV_IDS["block-insertion"])
+    start = time.perf_counter()
+    for seed in range(0, 2 * episodes, 2):
+        run_oracle(env, seed)
+    env.close()
+    return episodes / (time.perf_counter() - start)
+
+
+def oracle_success(task: str, episodes: int) -> float:
+    """The scripted oracle's success on the same test episodes: what the arm and the
+    simulator allow, the ceiling for a learned agent."""
+    import gymnasium
+
+    from eqrobot.sim import ENV_IDS
+    from eqrobot.sim.demos import run_oracle
+
+    env = gymnasium.make(ENV_IDS[task])
+    try:
+        return float(np.mean([run_oracle(env, seed)[1] > 0.99 for seed in range(1, 2 * episodes, 2)]))
+    finally:
+        env.close()
+
+
+def run_benchmark(out_dir, cfg: BenchConfig | None = None, machine: str = "") -> dict:
+    """The whole table; writes ``transporter.json``, ``transporter.md`` and ``transporter.png``."""
+    from eqrobot.progress import progress
+    from eqrobot.sim.demos import collect
+
+    cfg = cfg or BenchConfig()
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    report = {"machine": machine, "config": asdict(cfg), "runs": []}
+    for task in cfg.tasks:
+        collect(task, max(cfg.demos), root / "data" / task, "train")
+    jobs = [(t, a, n) for t in cfg.tasks for n in cfg.demos for a in cfg.agents]
+    for task, agent, demos in progress(jobs, desc="transporter benchmark", unit="run"):
+        try:
+            report["runs"].append(run_one(root, task, agent, demos, cfg))
+        except Exception as e:  # noqa: BLE001 - one failed run is recorded, the table goes on
+            report["runs"].append({"task": task, "agent": agent, "demos": demos, "error": f"{type(e).__name__}: {e}"})
+    report["oracle_success"] = {task: oracle_success(task, cfg.episodes) for task in cfg.tasks}
+    report["latency_s"] = measure_latency(cfg.agents, cfg.latency_repeats)
+    report["oracle_episodes_per_s"] = oracle_throughput(cfg.oracle_episodes)
+    atomic_write_json(root / "transporter.json", report)
+    atomic_write_text(root / "transporter.md", markdown_table(report))
+    plot_report(report, root / "transporter.png")
+    return report
+
+
+def markdown_table(report: dict) -> str:
+    cfg = report["config"]
+    lines = [f"Machine: {report['machine']}", "",
+             f"Success % over {cfg['episodes']} test episodes (odd seeds), {cfg['steps']} training steps per run; "
+             "published numbers in brackets; oracle: the scripted expert on the same episodes.", "",
+             "| task | demos | " + " | ".join(AGENT_NAMES[a] for a in cfg["agents"]) + " | oracle |",
+             "|---|---|" + "---|" * (len(cfg["agents"]) + 1)]
+    runs = {(r["task"], r["agent"], r["demos"]): r for r in report["runs"]}
+    for task in cfg["tasks"]:
+        for demos in cfg["demos"]:
+            cells = [_cell(runs.get((task, agent, demos)), published(task, agent, demos), cfg["episodes"])
+                     for agent in cfg["agents"]]
+            oracle = report.get("oracle_success", {}).get(task)
+            cells.append("-" if oracle is None else f"{100 * oracle:.0f}")
+            lines.append(f"| {task} | {demos} | " + " | ".join(cells) + " |")
+    lines += ["", "Inference per action (pick and place, median):", ""]
+    lines += [f"- {name}: {1000 * s:.0f} ms" for name, s in report["latency_s"].items()]
+    lines += ["", f"Oracle throughput, block-insertion: {report['oracle_episodes_per_s']:.2f} episodes/s"]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(run: dict | None, paper: float | None, episodes: int) -> str:
+    ref = f" [{paper:g}]" if paper is not None else ""
+    if run is None:
+        return "-" + ref
+    if "error" in run:
+        return "failed" + ref
+    # a run kept from an earlier benchmark with another budget says so
+    budget = f" ({run['episodes']} episodes)" if run["episodes"] != episodes else ""
+    return f"{100 * run['success_rate']:.0f}{budget}{ref}"
+
+
+def plot_report(report: dict, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg = report["config"]
+    runs = {(r["task"], r["agent"], r["demos"]): r for r in report["runs"] if "error" not in r}
+    columns = [(t, n) for t in cfg["tasks"] for n in cfg["demos"]]
+    bars = [(a, src) for a in cfg["agents"] for src in ("ours", "published")]
+    width = 0.8 / len(bars)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(columns)), 4.2))
+    for i, (agent, src) in enumerate(bars):
+        if src == "ours":
+            values = [100 * runs[(t, agent, n)]["success_rate"] if (t, agent, n) in runs else np.nan
+                      for t, n in columns]
+        else:
+            values = [published(t, agent, n) or np.nan for t, n in columns]
+        ax.bar(np.arange(len(columns)) + i * width, values, width, label=f"{AGENT_NAMES[agent]} ({src})",
+               alpha=1.0 if src == "ours" else 0.45)
+    ax.set_xticks(np.arange(len(columns)) + 0.4 - width / 2)
+    ax.set_xticklabels([f"{t}\n{n} demo{'s' if n > 1 else ''}" for t, n in columns], fontsize=7)
+    ax.set(ylabel="success (%)", ylim=(0, 105), title="pick and place, test episodes")
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

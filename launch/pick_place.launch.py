@@ -1,0 +1,50 @@
+"""Launch pick_place_node with config/pick_place.yaml.
+
+    ros2 launch eqrobot pick_place.launch.py ckpt:=/path/to/transporter.safetensors
+    ros2 launch eqrobot pick_place.launch.py color:=/camera/color/image_raw \
+        depth:=/camera/aligned_depth_to_color/image_raw camera_info:=/camera/color/camera_info
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+
+def generate_launch_description():
+    params = os.path.join(get_package_share_directory("eqrobot"), "config", "pick_place.yaml")
+    return LaunchDescription([
+        DeclareLaunchArgument("params_file", default_value=params, description="node parameters (YAML)"),
+        DeclareLaunchArgument("device", default_value="auto", description="auto | cpu | cuda"),
+        DeclareLaunchArgument("ckpt", default_value="", description="transporter checkpoint; empty = shipped weights"),
+        DeclareLaunchArgument("workspace_frame", default_value="world", description="frame of the output poses"),
+        DeclareLaunchArgument("predict_on_every_frame", default_value="false",
+                              description="also predict on every colour + depth pair"),
+        DeclareLaunchArgument("color", default_value="color/image_raw", description="colour Image topic"),
+        DeclareLaunchArgument("depth", default_value="depth/image_raw",
+                              description="depth Image topic, registered to the colour camera"),
+        DeclareLaunchArgument("camera_info", default_value="color/camera_info", description="colour CameraInfo topic"),
+        Node(
+            package="eqrobot",
+            executable="pick_place_node",
+            name="pick_place_node",
+            output="screen",
+            parameters=[
+                LaunchConfiguration("params_file"),
+                {
+                    "device": LaunchConfiguration("device"),
+                    "ckpt": LaunchConfiguration("ckpt"),
+                    "workspace_frame": LaunchConfiguration("workspace_frame"),
+                    "predict_on_every_frame": LaunchConfiguration("predict_on_every_frame"),
+                },
+            ],
+            remappings=[
+                ("color/image_raw", LaunchConfiguration("color")),
+                ("depth/image_raw", LaunchConfiguration("depth")),
+                ("color/camera_info", LaunchConfiguration("camera_info")),
+            ],
+        ),
+    ])

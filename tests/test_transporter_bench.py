@@ -1,0 +1,65 @@
+"""The pick-and-place benchmark runs end to end on a tiny budget (real demos, training and
+simulator episodes), keeps finished runs, and the CLI refuses bad arguments."""
+
+import json
+
+import pytest
+
+from eqrobot.cli.main import main
+from eqrobot.policy.transporter.benchmark import BenchConfig, markdown_table, published, run_benchmark
+
+
+@pytest.fixture(scope="module")
+def tiny_bench(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    cfg = BenchConfig(tasks=("block-insertion",), demos=(1,), agents=("eq",), steps=2, episodes=1,
+                      latency_repeats=2, oracle_episodes=1)
+    return out, cfg, run_benchmark(out, cfg, machine="test machine")
+
+
+def test_the_benchmark_writes_its_table_plot_and_runs(tiny_bench):
+    out, _, report = tiny_bench
+    assert [(r["task"], r["agent"], r["demos"]) for r in report["runs"]] == [("block-insertion", "eq", 1)]
+    assert all("error" not in r and 0.0 <= r["success_rate"] <= 1.0 for r in report["runs"])
+    table = (out / "transporter.md").read_text()
+    assert "| block-insertion | 1 |" in table and "[100]" in table  # ours beside the published number
+    assert report["oracle_success"] == {"block-insertion": 1.0}
+    assert set(report["latency_s"]) == {"eq (cpu)"}
+    assert report["oracle_episodes_per_s"] > 0
+    assert (out / "transporter.png").stat().st_size > 0
+    assert json.loads((out / "transporter.json").read_text())["machine"] == "test machine"
+
+
+def test_finished_runs_are_kept_when_the_benchmark_is_run_again(tiny_bench):
+    out, cfg, _ = tiny_bench
+    eval_file = out / "runs" / "block-insertion-eq-1" / "eval.json"
+    kept = json.loads(eval_file.read_text())
+    kept["success_rate"] = 0.123  # a marker: a rerun that retrained would overwrite it
+    eval_file.write_text(json.dumps(kept))
+    report = run_benchmark(out, cfg, machine="test machine")
+    assert [r["success_rate"] for r in report["runs"]] == [0.123]
+
+
+def test_a_failed_run_is_recorded_and_the_table_still_written():
+    report = {"machine": "m", "config": {"episodes": 1, "steps": 1, "agents": ["eq"], "tasks": ["block-insertion"],
+                                          "demos": [1]},
+              "runs": [{"task": "block-insertion", "agent": "eq", "demos": 1, "error": "RuntimeError: boom"}],
+              "latency_s": {}, "oracle_episodes_per_s": 1.0}
+    assert "| block-insertion | 1 | failed [100] | - |" in markdown_table(report)
+
+
+def test_published_numbers_are_looked_up_by_task_agent_and_demos():
+    assert published("stack-block-pyramid", "eq", 10) == 80.0
+    assert published("stack-block-pyramid", "base", 1) == 13.3
+    assert published("block-insertion", "eq", 1000) is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tasks", "no-such-task"], "unknown task 'no-such-task'; known tasks:"),
+    (["--agents", "eq,fancy"], "--agents takes eq and/or base"),
+    (["--demos", "1,ten"], "--demos takes comma-separated whole numbers"),
+    (["--steps", "0"], "must be at least 1"),
+])
+def test_the_cli_refuses_bad_arguments(tmp_path, capsys, args, message):
+    assert main(["bench", "transporter", "--out", str(tmp_path), *args]) == 2
+    assert message in capsys.readouterr().err

@@ -40,6 +40,16 @@ def test_finished_runs_are_kept_when_the_benchmark_is_run_again(tiny_bench):
     assert [r["success_rate"] for r in report["runs"]] == [0.123]
 
 
+def test_finished_only_tabulates_what_was_evaluated_and_trains_nothing(tiny_bench):
+    out, cfg, _ = tiny_bench
+    wider = BenchConfig(tasks=cfg.tasks, demos=(1, 10), agents=("eq", "base"), steps=2, episodes=1,
+                        latency_repeats=1, oracle_episodes=1, finished_only=True)
+    report = run_benchmark(out, wider, machine="test machine")
+    assert [(r["agent"], r["demos"]) for r in report["runs"]] == [("eq", 1)]
+    assert not (out / "runs" / "block-insertion-base-1").exists()
+    assert "| block-insertion | 10 | - [100] | - [100] |" in (out / "transporter.md").read_text()
+
+
 def test_a_failed_run_is_recorded_and_the_table_still_written():
     report = {"machine": "m", "config": {"episodes": 1, "steps": 1, "agents": ["eq"], "tasks": ["block-insertion"],
                                           "demos": [1], "oracle_episodes": 1},

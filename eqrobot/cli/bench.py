@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--agents", default="eq,base", help="comma-separated agents (default: eq,base)")
     t.add_argument("--steps", type=int, default=1000, help="training steps per run")
     t.add_argument("--episodes", type=int, default=100, help="test episodes per run")
+    t.add_argument("--finished-only", action="store_true",
+                   help="train nothing: tabulate the runs already evaluated under --out (others show as -)")
 
 
 def machine_description() -> str:
@@ -67,7 +69,8 @@ def _run_transporter(args: argparse.Namespace) -> int:
         raise CliError(f"--demos takes comma-separated whole numbers, got {args.demos}") from e
     if min(demos) < 1 or args.steps < 1 or args.episodes < 1:
         raise CliError("--demos, --steps and --episodes must be at least 1")
-    cfg = BenchConfig(tasks=tasks, demos=demos, agents=agents, steps=args.steps, episodes=args.episodes)
+    cfg = BenchConfig(tasks=tasks, demos=demos, agents=agents, steps=args.steps, episodes=args.episodes,
+                      finished_only=args.finished_only)
     run_benchmark(args.out, cfg, machine_description())
     print((Path(args.out) / "transporter.md").read_text())
     print(f"wrote {args.out}/transporter.json, transporter.md, transporter.png")

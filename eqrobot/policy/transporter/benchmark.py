@@ -43,6 +43,7 @@ class BenchConfig:
     episodes: int = 100  # test episodes per run
     seed: int = 0
     latency_repeats: int = 20
+    finished_only: bool = False  # only tabulate runs already evaluated (no training)
     oracle_episodes: int = 20  # the oracle's success (ceiling) and speed, first test episodes
 
 
@@ -136,10 +137,12 @@ def run_benchmark(out_dir, cfg: BenchConfig | None = None, machine: str = "") ->
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     report = {"machine": machine, "config": asdict(cfg), "runs": []}
-    for task in cfg.tasks:
+    for task in () if cfg.finished_only else cfg.tasks:
         collect(task, max(cfg.demos), root / "data" / task, "train")
     jobs = [(t, a, n) for t in cfg.tasks for n in cfg.demos for a in cfg.agents]
     for task, agent, demos in progress(jobs, desc="transporter benchmark", unit="run"):
+        if cfg.finished_only and not (root / "runs" / f"{task}-{agent}-{demos}" / "eval.json").is_file():
+            continue
         try:
             report["runs"].append(run_one(root, task, agent, demos, cfg))
         except Exception as e:  # noqa: BLE001 - one failed run is recorded, the table goes on

@@ -17,7 +17,7 @@ import torch
 from eqrobot.device import resolve_device
 from eqrobot.geometry.heightmap import RAVENS_WORKSPACE, Workspace, heightmap_from_rgbd
 from eqrobot.io.checkpoint import load_checkpoint
-from eqrobot.policy.transporter.model import Transporter, TransporterConfig
+from eqrobot.policy.transporter.model import AGENTS, Transporter, TransporterConfig
 
 HEIGHT_SCALE = 0.1  # metres: heights are divided by this before the network sees them
 
@@ -38,8 +38,13 @@ class TransporterAgent:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> TransporterAgent:
-        """Weights and settings from a safetensors checkpoint (never unpickled)."""
+        """Weights and settings from a safetensors checkpoint (never unpickled). Raises
+        ``ValueError`` naming the file when it holds another model's weights."""
         tensors, meta = load_checkpoint(path, "cpu")
+        if meta.get("agent") not in AGENTS or "model" not in meta:
+            # another capability's checkpoint would otherwise fail deep in the model constructor
+            raise ValueError(f"{path} is not a transporter checkpoint (its metadata has agent "
+                             f"{meta.get('agent')!r}; expected one of {list(AGENTS)})")
         model = Transporter(TransporterConfig(**meta["model"]))
         model.load_weights(tensors)
         ws = meta.get("workspace")

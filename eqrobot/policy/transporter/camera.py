@@ -16,9 +16,7 @@ import numpy as np
 from eqrobot.geometry.heightmap import Heightmap, RGBDView, heightmap_from_rgbd
 from eqrobot.geometry.transforms import se2, se2_to_se3
 from eqrobot.geometry.types import CameraIntrinsics
-from eqrobot.io.checkpoint import load_checkpoint
 from eqrobot.policy.transporter.agent import TransporterAgent
-from eqrobot.policy.transporter.model import AGENTS
 from eqrobot.resources import share_file
 
 DEFAULT_CHECKPOINT = "models/transporter/block-insertion.safetensors"
@@ -39,12 +37,6 @@ def load_agent(path: str | Path = "", device: str = "auto") -> TransporterAgent:
     """The agent of checkpoint ``path`` ("" = the shipped weights). Raises ``FileNotFoundError``
     or ``ValueError`` saying what is wrong with the file, never a bare ``KeyError``."""
     path = resolve_checkpoint(path)
-    # Read the metadata first: another capability's checkpoint would otherwise fail deep in
-    # the model constructor with a message that does not name the file.
-    _, meta = load_checkpoint(path)
-    if meta.get("agent") not in AGENTS or "model" not in meta:
-        raise ValueError(f"{path} is not a transporter checkpoint (its metadata has agent "
-                         f"{meta.get('agent')!r}; expected one of {list(AGENTS)})")
     return TransporterAgent.load(path, device)
 
 

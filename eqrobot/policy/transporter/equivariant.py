@@ -69,11 +69,9 @@ class EquivariantFCN(nn.Module):
         self.down = nn.ModuleList([_block(levels[0], levels[0])] + [_block(levels[i], levels[i + 1])
                                                                      for i in range(depth)])
         self.up = nn.ModuleList([_block(levels[i + 1] + levels[i], levels[i]) for i in reversed(range(depth))])
-        self.up_types = [levels[i + 1] for i in reversed(range(depth))]
         self.head = enn.SequentialModule(enn.R2Conv(levels[0] + self.in_type, levels[0], 3, padding=1),
                                          enn.ReLU(levels[0], inplace=True),
                                          enn.R2Conv(levels[0], enn.FieldType(gs, cout * [gs.trivial_repr]), 1))
-        self.levels = levels
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         inp = enn.GeometricTensor(image, self.in_type)

@@ -9,9 +9,9 @@ import torch
 from torch.nn import functional
 
 from eqrobot.geometry.heightmap import Workspace
-from eqrobot.policy.transporter.agent import TransporterAgent
+from eqrobot.policy.transporter.agent import TransporterAgent, scene_tensor
 from eqrobot.policy.transporter.data import Episode, write_episode
-from eqrobot.policy.transporter.model import TransporterConfig, correlate, rotate, rotate_pixels
+from eqrobot.policy.transporter.model import TransporterConfig, correlate, place_angles, rotate, rotate_pixels
 from eqrobot.policy.transporter.train import TrainConfig, augmented, load_examples, train
 
 SMALL = Workspace(bounds=((0.0, 0.2), (0.0, 0.1), (0.0, 0.28)), pixel_size=0.003125)  # 32 rows x 64 cols
@@ -103,6 +103,31 @@ def test_resuming_with_another_agent_is_refused(trained):
     other = TINY if config.agent == "eq" else TINY_EQ
     with pytest.raises(ValueError, match="another agent or task"):
         train(data, out, TrainConfig(steps=140, lr=2e-3, augment=False), other)
+
+
+def test_acting_also_tries_the_angles_between_the_trained_bins(trained):
+    weights, _, _, config = trained
+    agent = TransporterAgent.load(weights, device="cpu")
+    assert len(agent.angles) == 2 * config.rotations
+    color, height = block_scene((12, 14), (18, 46))
+    scene = scene_tensor(color, height)
+    keys, crops = agent.model.key(scene), agent.model.crops(scene, torch.tensor([[12, 14]]))
+    with torch.no_grad():
+        fine, trained_bins = agent.model.transport(keys, crops, agent.angles), agent.model.transport(keys, crops)
+    torch.testing.assert_close(fine[:, ::2], trained_bins)  # every other angle is a trained bin
+    coarse = TransporterAgent.load(weights, device="cpu", place_turns=config.rotations)
+    torch.testing.assert_close(coarse.angles, agent.model.angles)
+
+
+def test_a_turn_between_two_bins_is_found_with_twice_the_angles():
+    torch.manual_seed(2)
+    scene = torch.randn(3, 64, 96)
+    crop = scene[:, 8:25, 10:27].clone()  # odd side: turns about pixel (16, 18)
+    bins = place_angles(8)
+    halfway = (bins[3] + bins[4]) / 2
+    scene[:, 40:57, 60:77] = rotate(crop[None], halfway[None])[0] * 3.0  # centred on (48, 68)
+    scores = correlate(scene, rotate(crop[None], place_angles(16)))[0]
+    assert np.unravel_index(int(scores.argmax()), tuple(scores.shape)) == (7, 48, 68)
 
 
 def test_a_heightmap_of_another_size_is_refused(trained):

@@ -40,6 +40,18 @@ def test_finished_runs_are_kept_when_the_benchmark_is_run_again(tiny_bench):
     assert [r["success_rate"] for r in report["runs"]] == [0.123]
 
 
+def test_a_run_evaluated_with_other_place_angles_is_evaluated_again_not_retrained(tiny_bench):
+    out, cfg, _ = tiny_bench
+    run = out / "runs" / "block-insertion-eq-1"
+    stale = json.loads((run / "eval.json").read_text())
+    stale.update(place_turns=36, success_rate=0.123, train_s=99.0)
+    (run / "eval.json").write_text(json.dumps(stale))
+    weights_written = (run / "transporter.safetensors").stat().st_mtime_ns
+    (result,) = run_benchmark(out, cfg, machine="test machine")["runs"]
+    assert result["place_turns"] == 72 and result["success_rate"] != 0.123
+    assert result["train_s"] == 99.0 and (run / "transporter.safetensors").stat().st_mtime_ns == weights_written
+
+
 def test_finished_only_tabulates_what_was_evaluated_and_trains_nothing(tiny_bench):
     out, cfg, _ = tiny_bench
     wider = BenchConfig(tasks=cfg.tasks, demos=(1, 10), agents=("eq", "base"), steps=2, episodes=1,

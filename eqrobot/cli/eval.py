@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=int, default=100, help="test episodes (odd seeds 1, 3, ...)")
     p.add_argument("--out", help="result JSON (keys task, agent, demos, episodes, success_rate, mean_reward)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--place-turns", type=int, help="place angles tried per action (default: 2 per trained angle "
+                   "bin, 72 for 36 bins; fewer is faster)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,12 +35,15 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{args.ckpt}: checkpoint not found")
     if args.episodes < 1:
         raise CliError(f"--episodes must be at least 1, got {args.episodes}")
+    if args.place_turns is not None and args.place_turns < 1:
+        raise CliError(f"--place-turns must be at least 1, got {args.place_turns}")
     require_task(args.task)
-    agent = TransporterAgent.load(args.ckpt, args.device)
+    agent = TransporterAgent.load(args.ckpt, args.device, args.place_turns)
     trained_on = agent.meta.get("task")
     if trained_on and trained_on != args.task:
         raise CliError(f"{args.ckpt} was trained for task '{trained_on}', not '{args.task}'")
-    result = {**training_summary(agent), **evaluate(agent, args.task, args.episodes), "ckpt": args.ckpt}
+    result = {**training_summary(agent), "place_turns": len(agent.angles), **evaluate(agent, args.task, args.episodes),
+              "ckpt": args.ckpt}
     if args.out:
         atomic_write_json(args.out, result)
     print(f"{result['task']}: success {100 * result['success_rate']:.1f} % over {result['episodes']} episodes, "

@@ -1,5 +1,6 @@
 """The gymnasium environment of every tabletop task: observation = the fused top-down
-heightmap (colour + height), action = pick and place suction-tip poses."""
+heightmap (colour + height), action = pick and place poses (suction-tip poses; the
+parallel jaw, ``gripper="parallel-jaw"``, reads them the same way: ``eqrobot.sim.parallel_jaw``)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,23 @@ import gymnasium as gym
 import numpy as np
 
 from eqrobot.geometry.heightmap import RAVENS_WORKSPACE, Heightmap, Workspace
+from eqrobot.sim.parallel_jaw import ParallelJawArm
 from eqrobot.sim.robot import SuctionArm
 from eqrobot.sim.tasks import make_task
 from eqrobot.sim.world import World
 
 SETTLE_STEPS = 120  # physics steps after the scene is built, before the first observation
+GRIPPERS = {"suction": SuctionArm, "parallel-jaw": ParallelJawArm}
 
 
 class PickPlaceEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 1}
 
     def __init__(self, task: str = "block-insertion", workspace: Workspace = RAVENS_WORKSPACE,
-                 render_mode: str | None = None) -> None:
-        self.task_name, self.workspace, self.render_mode = task, workspace, render_mode
+                 render_mode: str | None = None, gripper: str = "suction") -> None:
+        if gripper not in GRIPPERS:
+            raise ValueError(f"unknown gripper '{gripper}'; known: {', '.join(GRIPPERS)}")
+        self.task_name, self.workspace, self.render_mode, self.gripper = task, workspace, render_mode, gripper
         self.task = make_task(task)
         rows, cols = workspace.shape
         b = workspace.array
@@ -39,7 +44,7 @@ class PickPlaceEnv(gym.Env):
         super().reset(seed=seed)
         self.close()
         self.world = World(seed=0 if seed is None else seed)
-        self.arm = SuctionArm(self.world.client)
+        self.arm = GRIPPERS[self.gripper](self.world.client)
         self.task.reset(self.world, self.np_random)
         self.world.step(SETTLE_STEPS)
         self._steps, self._reward = 0, self.task.reward(self.world)

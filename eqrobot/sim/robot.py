@@ -41,6 +41,8 @@ class Motion:
 class SuctionArm:
     """The arm, its tool and the suction grip, in one PyBullet client."""
 
+    tip_offset = TOOL_LENGTH  # flange (panda_grasptarget) to the point that action poses place
+
     def __init__(self, client: int, base=BASE, motion: Motion = Motion()) -> None:
         self.client, self.motion = client, motion
         self.arm = p.loadURDF(ARM_URDF, list(base), useFixedBase=True, physicsClientId=client)
@@ -87,14 +89,15 @@ class SuctionArm:
         self.release()
         self._set_joints(self._home)
         self._hold_joints(self._home)
-        centre, orientation = self._on_tool_axis(TOOL_LENGTH / 2)
-        p.resetBasePositionAndOrientation(self.tool, centre.tolist(), orientation, physicsClientId=self.client)
+        if self.tool is not None:
+            centre, orientation = self._on_tool_axis(TOOL_LENGTH / 2)
+            p.resetBasePositionAndOrientation(self.tool, centre.tolist(), orientation, physicsClientId=self.client)
 
     def joint_angles(self) -> np.ndarray:
         return np.array([p.getJointState(self.arm, j, physicsClientId=self.client)[0] for j in self.joints])
 
     def tip_position(self) -> np.ndarray:
-        return self._on_tool_axis(TOOL_LENGTH)[0]
+        return self._on_tool_axis(self.tip_offset)[0]
 
     def _on_tool_axis(self, distance: float) -> tuple[np.ndarray, tuple]:
         """The point ``distance`` from the flange along the tool, and the flange's orientation."""
@@ -122,7 +125,7 @@ class SuctionArm:
         angles = now
         for _ in range(rounds):
             solution = p.calculateInverseKinematics(
-                self.arm, FLANGE_LINK, (target + [0, 0, TOOL_LENGTH]).tolist(), matrix_to_quat(down).tolist(),
+                self.arm, FLANGE_LINK, (target + [0, 0, self.tip_offset]).tolist(), matrix_to_quat(down).tolist(),
                 lowerLimits=lower, upperLimits=upper, jointRanges=ranges, restPoses=rest, maxNumIterations=200,
                 residualThreshold=1e-6, physicsClientId=self.client)
             angles = np.asarray(solution[: len(self.joints)])
@@ -235,4 +238,5 @@ class SuctionArm:
         """The held object touches something other than the tool."""
         if self.held is None:
             return False
-        return any(c[2] != self.tool for c in p.getContactPoints(bodyA=self.held, physicsClientId=self.client))
+        return any(c[2] not in (self.tool, self.arm)
+                   for c in p.getContactPoints(bodyA=self.held, physicsClientId=self.client))

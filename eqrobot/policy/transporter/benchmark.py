@@ -10,6 +10,7 @@ error and the others go on.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -62,19 +63,21 @@ def run_one(root: Path, task: str, agent: str, demos: int, cfg: BenchConfig) -> 
 
     run = root / "runs" / f"{task}-{agent}-{demos}"
     result_path = run / "eval.json"
-    if result_path.is_file():
-        import json
-
-        return json.loads(result_path.read_text())
+    previous = json.loads(result_path.read_text()) if result_path.is_file() else None
     weights = run / "transporter.safetensors"
+    if previous is not None and not weights.is_file():
+        return previous
     start = time.perf_counter()
     if not weights.is_file():
         train(root / "data" / task, run, TrainConfig(steps=cfg.steps, seed=cfg.seed, demos=demos),
               TransporterConfig(agent=agent), task=task)
-    train_s = time.perf_counter() - start
+    steps, train_s = (previous["steps"], previous["train_s"]) if previous else (cfg.steps, time.perf_counter() - start)
     trained = TransporterAgent.load(weights, device="cpu")
-    result = {"task": task, "agent": agent, "demos": demos, "steps": cfg.steps, "train_s": train_s,
-              **evaluate(trained, task, cfg.episodes)}
+    # A result evaluated with other place angles is stale: the weights are evaluated again.
+    if previous is not None and previous.get("place_turns") == len(trained.angles):
+        return previous
+    result = {"task": task, "agent": agent, "demos": demos, "steps": steps, "train_s": train_s,
+              "place_turns": len(trained.angles), **evaluate(trained, task, cfg.episodes)}
     atomic_write_json(result_path, result)
     return result
 

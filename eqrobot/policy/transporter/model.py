@@ -116,7 +116,7 @@ class Transporter(nn.Module):
         self.attention = _network(c, 1)
         self.key = _network(c, c.features)
         self.query = _network(c, c.features)
-        self.register_buffer("angles", torch.arange(c.rotations) * (2 * math.pi / c.rotations), persistent=False)
+        self.register_buffer("angles", place_angles(c.rotations), persistent=False)
 
     def weights(self) -> dict[str, torch.Tensor]:
         """The learned tensors. escnn's buffers (filter bases, expanded filters) are derived
@@ -140,11 +140,12 @@ class Transporter(nn.Module):
         """(N, 4, H, W) -> (N, H, W) pick scores."""
         return self.attention(scene)[:, 0]
 
-    def place_logits(self, scene: torch.Tensor, pick_rc: torch.Tensor) -> torch.Tensor:
+    def place_logits(self, scene: torch.Tensor, pick_rc: torch.Tensor, angles: torch.Tensor | None = None
+                     ) -> torch.Tensor:
         """(N, 4, H, W) scenes and (N, 2) integer (row, col) picks -> (N, R, H, W) place scores:
         at (r, y, x), how well the crop around the pick, turned by angle r, matches the scene
-        centred at (y, x)."""
-        return self.transport(self.key(scene), self.crops(scene, pick_rc))
+        centred at (y, x). ``angles`` (R,) radians: the trained bins ``self.angles`` by default."""
+        return self.transport(self.key(scene), self.crops(scene, pick_rc), angles)
 
     def crops(self, scene: torch.Tensor, pick_rc: torch.Tensor) -> torch.Tensor:
         """(N, 4, crop + 1, crop + 1): the scene within crop / 2 pixels of each pick pixel (zeros
@@ -155,16 +156,22 @@ class Transporter(nn.Module):
         return torch.stack([padded[i, :, r:r + 2 * half + 1, col:col + 2 * half + 1]
                             for i, (r, col) in enumerate(pick_rc.tolist())])
 
-    def transport(self, keys: torch.Tensor, crops: torch.Tensor) -> torch.Tensor:
+    def transport(self, keys: torch.Tensor, crops: torch.Tensor, angles: torch.Tensor | None = None) -> torch.Tensor:
         """(N, F, H, W) scene features and (N, 4, crop + 1, crop + 1) crops -> (N, R, H, W)
-        place scores."""
+        place scores, the crop's features turned by each of ``angles`` (``self.angles`` by default)."""
         c = self.config
+        angles = self.angles if angles is None else angles
         n, side = keys.shape[0], crops.shape[-1]
-        queries = rotate(self.query(crops), self.angles)  # (R * N, F, side, side), angle-major
-        queries = queries.view(c.rotations, n, c.features, side, side)
+        queries = rotate(self.query(crops), angles)  # (R * N, F, side, side), angle-major
+        queries = queries.view(len(angles), n, c.features, side, side)
         # Scaled like a dot product of F * crop^2 terms, so that the scores start near unit size.
         scale = math.sqrt(c.features) * c.crop
         return torch.cat([correlate(keys[i], queries[:, i]) for i in range(n)]) / scale
+
+
+def place_angles(n: int) -> torch.Tensor:
+    """``n`` place angles, evenly spaced over a full turn from 0."""
+    return torch.arange(n) * (2 * math.pi / n)
 
 
 def _network(c: TransporterConfig, cout: int) -> nn.Module:

@@ -18,6 +18,11 @@ from eqrobot.geometry.transforms import compose, invert, make_transform
 
 POSITION_TOLERANCE = 0.01  # metres
 YAW_TOLERANCE = np.radians(15.0)
+# The symmetry of a goal that any yaw meets (a block in a bowl, a round disk). yaw_difference(a, b, s)
+# is at most s / 2, so with s = 1e-3 rad every yaw is within the tolerance, and the oracle's turn
+# (reduced modulo s) stays under 1e-3 rad. (A cube's own pi / 2 would make the oracle turn blocks
+# for nothing and fail a block put in a bowl at 30 deg.)
+ANY_YAW = 1e-3
 
 
 @dataclass

@@ -6,18 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from eqrobot.sim import assets
-from eqrobot.sim.tasks.base import Goal, Task, planar_pose, random_free_poses
+from eqrobot.sim.tasks.base import ANY_YAW, Goal, Task, planar_pose, random_free_poses
 
 BLOCK = 0.04  # cube edge
 BOWL_RADIUS, BOWL_HEIGHT, BOWL_WALL = 0.06, 0.03, 0.004
 MAX_RED, MAX_DISTRACTORS = 2, 2
 # Centre to centre: bowls never touch and a block never starts in or against a bowl.
 CLEARANCE = 2 * BOWL_RADIUS + 0.02
-# Any yaw in a bowl will do. yaw_difference(a, b, s) is at most s / 2, so with s = 1e-3 rad every yaw
-# is within the 15 deg tolerance, and the oracle's turn (reduced modulo s) stays under 1e-3 rad.
-# (pi / 2, the cube's own symmetry, would make the oracle turn blocks for nothing and fail a
-# block put in a bowl at 30 deg.)
-ANY_YAW = 1e-3
 
 
 def bowl_origin_height() -> float:

@@ -3,6 +3,8 @@
     ros2 launch eqrobot pick_place.launch.py ckpt:=/path/to/transporter.safetensors
     ros2 launch eqrobot pick_place.launch.py color:=/camera/color/image_raw \
         depth:=/camera/aligned_depth_to_color/image_raw camera_info:=/camera/color/camera_info
+    ros2 launch eqrobot pick_place.launch.py input:=heightmap heightmap_color:=/fused/color \
+        heightmap_height:=/fused/height
 """
 
 import os
@@ -27,6 +29,11 @@ def generate_launch_description():
         DeclareLaunchArgument("depth", default_value="depth/image_raw",
                               description="depth Image topic, registered to the colour camera"),
         DeclareLaunchArgument("camera_info", default_value="color/camera_info", description="colour CameraInfo topic"),
+        DeclareLaunchArgument("input", default_value="camera", description="camera | heightmap"),
+        DeclareLaunchArgument("heightmap_color", default_value="heightmap/color",
+                              description="top-down colour Image topic (input heightmap)"),
+        DeclareLaunchArgument("heightmap_height", default_value="heightmap/height",
+                              description="top-down height Image topic, 32FC1 metres (input heightmap)"),
         Node(
             package="eqrobot",
             executable="pick_place_node",
@@ -39,12 +46,15 @@ def generate_launch_description():
                     "ckpt": LaunchConfiguration("ckpt"),
                     "workspace_frame": LaunchConfiguration("workspace_frame"),
                     "predict_on_every_frame": LaunchConfiguration("predict_on_every_frame"),
+                    "input": LaunchConfiguration("input"),
                 },
             ],
             remappings=[
                 ("color/image_raw", LaunchConfiguration("color")),
                 ("depth/image_raw", LaunchConfiguration("depth")),
                 ("color/camera_info", LaunchConfiguration("camera_info")),
+                ("heightmap/color", LaunchConfiguration("heightmap_color")),
+                ("heightmap/height", LaunchConfiguration("heightmap_height")),
             ],
         ),
     ])

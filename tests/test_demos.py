@@ -45,6 +45,25 @@ def test_demos_resume_and_remake_a_corrupt_episode(demos):
     assert len(list(iter_episodes(demos))) == 3
 
 
+def test_demos_with_the_parallel_jaw_and_its_evaluation(demos, tmp_path):
+    import json
+
+    from eqrobot.policy.transporter.train import TrainConfig, train
+
+    jaw = tmp_path / "jaw"
+    r = eqrobot("demos", "--task", "place-red-in-green", "--n", "1", "--gripper", "parallel-jaw", "--out", str(jaw))
+    assert r.returncode == 0, r.stderr
+    assert read_episode(episode_path(jaw, 0)).reward.sum() == pytest.approx(1.0)
+    weights = train(demos, tmp_path / "run", TrainConfig(steps=1, checkpoint_every=1))
+    out = tmp_path / "result.json"
+    r = eqrobot("eval", "transporter", "--task", "block-insertion", "--ckpt", str(weights), "--episodes", "1",
+                "--gripper", "parallel-jaw", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["gripper"] == "parallel-jaw"
+    r = eqrobot("demos", "--task", "block-insertion", "--n", "1", "--gripper", "claw", "--out", str(tmp_path))
+    assert r.returncode == 2 and "invalid choice: 'claw'" in r.stderr
+
+
 def test_demo_errors_are_one_line(tmp_path):
     r = eqrobot("demos", "--task", "stack-everything", "--n", "1", "--out", str(tmp_path))
     assert r.returncode == 2 and "unknown task 'stack-everything'" in r.stderr

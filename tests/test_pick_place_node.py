@@ -216,3 +216,43 @@ def test_predict_on_every_frame_publishes_for_each_new_colour_and_depth_pair(che
         assert poses[-1].header.frame_id == "world" and len(poses[-1].poses) == 2
         # One prediction per frame: sending a frame again does not predict on it again.
         assert sum(p.header.stamp.sec == 3 for p in poses) == 1
+
+
+@pytest.mark.ros
+def test_heightmap_input_predicts_on_a_fused_heightmap_and_refuses_another_size(checkpoint, ros_client, ros_env):
+    env = gymnasium.make(ENV_IDS["block-insertion"])
+    try:
+        obs, _ = env.reset(seed=3)
+        oracle = env.unwrapped.oracle_action()
+    finally:
+        env.close()
+    overrides = {"ckpt": str(checkpoint), "device": "cpu", "input": "heightmap", "predict_on_every_frame": True,
+                 "input_reliability": "reliable", "diagnostics_period": 0.2}
+    with NodeProcess("eqrobot.ros.pick_place_node", PARAMS, overrides, env=ros_env) as node:
+        pubs = [ros_client.publisher(Image, "heightmap/height"), ros_client.publisher(Image, "heightmap/color")]
+        poses = ros_client.collect(PoseArray, "pick_place/poses")
+        diags = ros_client.collect(DiagnosticArray, "/diagnostics")
+        assert all(ros_client.wait_for_subscribers(p, timeout=60) for p in pubs), node.output()
+
+        def send(height, color, stamp, done) -> None:
+            msgs = [array_to_image(height, "32FC1", "table"), array_to_image(color, "rgb8", "table")]
+            for msg in msgs:
+                msg.header.stamp.sec = stamp
+            for _ in range(40):
+                for pub, msg in zip(pubs, msgs, strict=True):
+                    pub.publish(msg)
+                if ros_client.spin_until(done, 0.5):
+                    return
+            raise AssertionError(node.output())
+
+        send(obs["height"], obs["color"], 5, lambda: any(p.header.stamp.sec == 5 for p in poses))
+        pick_T, place_T = pose_array_to_matrices(poses[-1])
+        assert np.linalg.norm(pick_T[:2, 3] - oracle["pick"][:2]) < 0.02
+        assert np.linalg.norm(place_T[:2, 3] - oracle["place"][:2]) < 0.02
+
+        def rejected_size() -> bool:
+            values = status_values(diags[-1].status[0]) if diags else {}
+            return "the checkpoint's workspace heightmap is 160x320" in values.get("last_problem", "")
+
+        send(obs["height"][:, :80], obs["color"][:, :80], 6, rejected_size)
+        assert not any(p.header.stamp.sec == 6 for p in poses) and node.alive()

@@ -31,13 +31,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="train nothing: tabulate the runs already evaluated under --out (others show as -)")
 
 
-def machine_description() -> str:
+def machine_description(library: str = "open3d") -> str:
+    """The machine and the versions a benchmark's numbers depend on: torch and ``library``."""
     from eqrobot.cli.info import collect
 
     info = collect()
     gpu = f", GPU {info['gpu']}" if "gpu" in info else ""
     return (f"{info['cpu_cores']} CPU cores, {info['platform']}, torch {info['packages']['torch']}, "
-            f"open3d {info['packages']['open3d']}, device {info['device_auto']}{gpu}")
+            f"{library} {info['packages'][library]}, device {info['device_auto']}{gpu}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +72,7 @@ def _run_transporter(args: argparse.Namespace) -> int:
         raise CliError("--demos, --steps and --episodes must be at least 1")
     cfg = BenchConfig(tasks=tasks, demos=demos, agents=agents, steps=args.steps, episodes=args.episodes,
                       finished_only=args.finished_only)
-    run_benchmark(args.out, cfg, machine_description())
+    run_benchmark(args.out, cfg, machine_description("escnn"))
     print((Path(args.out) / "transporter.md").read_text())
     print(f"wrote {args.out}/transporter.json, transporter.md, transporter.png")
     return 0

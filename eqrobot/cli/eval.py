@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=int, default=100, help="test episodes (odd seeds 1, 3, ...)")
     p.add_argument("--out", help="result JSON (keys task, agent, demos, episodes, success_rate, mean_reward)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--gripper", choices=("suction", "parallel-jaw"), default="suction",
+                   help="the simulated arm's gripper (default: suction)")
     p.add_argument("--place-turns", type=int, help="place angles tried per action (default: 2 per trained angle "
                    "bin, 72 for 36 bins; fewer is faster)")
 
@@ -42,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     trained_on = agent.meta.get("task")
     if trained_on and trained_on != args.task:
         raise CliError(f"{args.ckpt} was trained for task '{trained_on}', not '{args.task}'")
-    result = {**training_summary(agent), "place_turns": len(agent.angles), **evaluate(agent, args.task, args.episodes),
-              "ckpt": args.ckpt}
+    evaluated = evaluate(agent, args.task, args.episodes, gripper=args.gripper)
+    result = {**training_summary(agent), "place_turns": len(agent.angles), **evaluated, "ckpt": args.ckpt}
     if args.out:
         atomic_write_json(args.out, result)
     print(f"{result['task']}: success {100 * result['success_rate']:.1f} % over {result['episodes']} episodes, "

@@ -1,10 +1,15 @@
-"""pick_place_node: the Transporter pick-and-place agent on one RGB-D camera.
+"""pick_place_node: the Transporter pick-and-place agent on one RGB-D camera or on a heightmap.
 
-Subscribes ``color/image_raw`` (Image, rgb8 | bgr8), ``depth/image_raw`` (Image, 32FC1 metres |
-16UC1 in units of ``depth_scale``) and ``color/camera_info`` (CameraInfo). The camera's
-optical-frame pose in the workspace frame comes from the parameters ``camera_position`` and
-``camera_orientation``. The service ``pick_place/predict`` (std_srvs/Trigger) predicts on the
-newest colour + depth pair (stamps within ``max_time_difference``) and publishes
+``input: camera`` (default): subscribes ``color/image_raw`` (Image, rgb8 | bgr8),
+``depth/image_raw`` (Image, 32FC1 metres | 16UC1 in units of ``depth_scale``) and
+``color/camera_info`` (CameraInfo). The camera's optical-frame pose in the workspace frame comes
+from the parameters ``camera_position`` and ``camera_orientation``. ``input: heightmap``: for
+a robot that fuses its own cameras, subscribes ``heightmap/color`` (rgb8 | bgr8) and
+``heightmap/height`` (32FC1, metres above the workspace's floor), both rows x cols of the
+checkpoint's workspace (row along y, column along x: ``eqrobot.geometry.heightmap``).
+
+The service ``pick_place/predict`` (std_srvs/Trigger) predicts on the newest colour + depth (or
+height) pair (stamps within ``max_time_difference``) and publishes
 ``pick_place/poses`` (PoseArray [pick, place], yaw about z, in ``workspace_frame``) and
 ``pick_place/markers`` (MarkerArray). With ``predict_on_every_frame`` every new pair is
 predicted on as well. Bad images are warned about, counted in /diagnostics and answered with
@@ -31,6 +36,8 @@ from eqrobot.ros.node_base import InferenceNode, InputRejected, Param, run_node
 
 COLOR_ENCODINGS = ("rgb8", "bgr8")
 DEPTH_ENCODINGS = ("32FC1", "16UC1")
+HEIGHT_ENCODINGS = ("32FC1",)
+INPUTS = ("camera", "heightmap")
 # Images kept per stream to find a colour and a depth image of the same instant: a driver
 # publishes the two separately, so the newest of each can be one frame apart.
 SYNC_QUEUE = 5
@@ -53,9 +60,15 @@ class PickPlaceNode(InferenceNode):
         Param("max_time_difference", 0.02, "largest stamp difference (s) of a colour and a depth image of one frame",
               min=0.0, max=10.0),
         Param("predict_on_every_frame", False, "also predict and publish on every new colour + depth pair"),
+        Param("input", "camera", "camera: colour + depth images and camera_info; heightmap: a top-down colour + "
+              "height map of the checkpoint's workspace", choices=INPUTS, read_only=True),
     )
 
     def setup(self) -> None:
+        if self.param("input") not in INPUTS:
+            raise ValueError(f"input must be one of {list(INPUTS)}, got '{self.param('input')}'")
+        self.topics = (("color/image_raw", "depth/image_raw") if self.param("input") == "camera"
+                       else ("heightmap/color", "heightmap/height"))
         path = resolve_checkpoint(self.param("ckpt"))
         self.agent = load_agent(path, self.device)
         meta = self.agent.meta
@@ -75,9 +88,10 @@ class PickPlaceNode(InferenceNode):
     def create_interfaces(self) -> None:
         self.poses_pub = self.publisher(PoseArray, "pick_place/poses")
         self.markers_pub = self.publisher(MarkerArray, "pick_place/markers")
-        self.subscribe(Image, "color/image_raw", self.on_color)
-        self.subscribe(Image, "depth/image_raw", self.on_depth)
-        self.subscribe(CameraInfo, "color/camera_info", self.on_info)
+        self.subscribe(Image, self.topics[0], self.on_color)
+        self.subscribe(Image, self.topics[1], self.on_depth)
+        if self.param("input") == "camera":
+            self.subscribe(CameraInfo, "color/camera_info", self.on_info)
         # Created last: the base class does not track services, teardown() destroys it.
         self.predict_srv = self.create_service(Trigger, "pick_place/predict", self.on_predict)
 
@@ -90,12 +104,12 @@ class PickPlaceNode(InferenceNode):
     def on_color(self, msg: Image) -> None:
         # Kept even when bad, so that a request never silently uses an older frame.
         self.colors.append(msg)
-        self._check_image(msg, "color/image_raw", COLOR_ENCODINGS)
+        self._check_color(msg)
         self._predict_if_new()
 
     def on_depth(self, msg: Image) -> None:
         self.depths.append(msg)
-        self._check_image(msg, "depth/image_raw", DEPTH_ENCODINGS)
+        self._check_depth(msg)
         self._predict_if_new()
 
     def on_info(self, msg: CameraInfo) -> None:
@@ -117,17 +131,17 @@ class PickPlaceNode(InferenceNode):
     # --- prediction ----------------------------------------------------------------
 
     def _predict_if_new(self) -> None:
-        if not self.param("predict_on_every_frame") or self.info is None:
+        if not self.param("predict_on_every_frame") or self._needs_info():
             return
         pair = self._matching_pair()
         if pair is not None and stamp_to_ns(pair[0].header.stamp) != self.last_stamp:
             self._predict(pair)
 
     def _newest_frame(self) -> tuple[Image, Image]:
-        for topic, queue in (("color/image_raw", self.colors), ("depth/image_raw", self.depths)):
+        for topic, queue in zip(self.topics, (self.colors, self.depths), strict=True):
             if not queue:
                 raise InputRejected(f"no image received on {topic} yet")
-        if self.info is None:
+        if self._needs_info():
             raise InputRejected("no camera_info received on color/camera_info yet")
         pair = self._matching_pair()
         if pair is None:
@@ -148,18 +162,37 @@ class PickPlaceNode(InferenceNode):
     def _predict(self, pair: tuple[Image, Image]) -> None:
         color_msg, depth_msg = pair
         self.last_stamp = stamp_to_ns(color_msg.header.stamp)
-        self._check_image(color_msg, "color/image_raw", COLOR_ENCODINGS)
-        self._check_image(depth_msg, "depth/image_raw", DEPTH_ENCODINGS)
+        self._check_color(color_msg)
+        self._check_depth(depth_msg)
         color = to_rgb(image_to_array(color_msg), color_msg.encoding)
         depth = image_to_array(depth_msg)
-        scale = 1.0 if depth_msg.encoding == "32FC1" else self.param("depth_scale")
-        self.last_action = act_from_rgbd(self.agent, color, depth, camera_info_to_intrinsics(self.info),
-                                         self.camera_pose(), scale)
+        if self.param("input") == "heightmap":
+            self.last_action = self.agent.act({"color": color, "height": depth})
+        else:
+            scale = 1.0 if depth_msg.encoding == "32FC1" else self.param("depth_scale")
+            self.last_action = act_from_rgbd(self.agent, color, depth, camera_info_to_intrinsics(self.info),
+                                             self.camera_pose(), scale)
         self._publish(color_msg.header.stamp, action_to_matrices(self.last_action))
+
+    def _needs_info(self) -> bool:
+        return self.param("input") == "camera" and self.info is None
+
+    def _check_color(self, msg: Image) -> None:
+        self._check_image(msg, self.topics[0], COLOR_ENCODINGS)
+
+    def _check_depth(self, msg: Image) -> None:
+        heightmap = self.param("input") == "heightmap"
+        self._check_image(msg, self.topics[1], HEIGHT_ENCODINGS if heightmap else DEPTH_ENCODINGS)
 
     def _check_image(self, msg: Image, topic: str, encodings: tuple[str, ...]) -> None:
         if msg.encoding not in encodings:
             raise InputRejected(f"{topic}: encoding '{msg.encoding}', expected one of {list(encodings)}")
+        if self.param("input") == "heightmap":
+            rows, cols = self.agent.workspace.shape
+            if (msg.height, msg.width) != (rows, cols):
+                raise InputRejected(f"{topic}: image is {msg.width}x{msg.height}, the checkpoint's workspace "
+                                    f"heightmap is {cols}x{rows} (columns along x, rows along y)")
+            return
         info = self.info
         if info is not None and (msg.width, msg.height) != (info.width, info.height):
             raise InputRejected(f"{topic}: image is {msg.width}x{msg.height}, color/camera_info says "

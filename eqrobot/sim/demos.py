@@ -48,15 +48,17 @@ def run_oracle(env, seed: int) -> tuple[Episode, float]:
     return episode, float(sum(rewards))
 
 
-def collect(task: str, n: int, out: str | Path, split: str = "train", max_tries: int | None = None) -> dict:
-    """Write ``n`` successful oracle episodes of ``task`` into ``out`` (one file per seed).
+def collect(task: str, n: int, out: str | Path, split: str = "train", max_tries: int | None = None,
+            gripper: str = "suction") -> dict:
+    """Write ``n`` successful oracle episodes of ``task`` into ``out`` (one file per seed), run
+    with ``gripper`` (``eqrobot.sim.env.GRIPPERS``).
     Episodes already there are kept (the job resumes); an unreadable one is made again. Seeds
     whose oracle fails are skipped. Returns counts."""
     if task not in ENV_IDS:
         raise ValueError(f"unknown task '{task}'; known: {', '.join(sorted(ENV_IDS))}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    env = gymnasium.make(ENV_IDS[task])
+    env = gymnasium.make(ENV_IDS[task], gripper=gripper)
     kept = made = failed = 0
     bar = progress(total=n, desc=f"demos {task}", unit="episode")
     try:

@@ -7,17 +7,17 @@ import numpy as np
 from eqrobot.progress import progress
 
 
-def evaluate(agent, task: str, episodes: int, first_seed: int = 1) -> dict:
-    """Run ``episodes`` test episodes (seeds first_seed, first_seed + 2, ...); each ends when the
-    task is done or after the task's ``max_steps`` actions. Returns the summary with per-episode
-    rewards (an episode's total reward is its partial credit)."""
+def evaluate(agent, task: str, episodes: int, first_seed: int = 1, gripper: str = "suction") -> dict:
+    """Run ``episodes`` test episodes (seeds first_seed, first_seed + 2, ...) with the arm's
+    ``gripper``; each ends when the task is done or after the task's ``max_steps`` actions.
+    Returns the summary with per-episode rewards (an episode's total reward is its partial credit)."""
     import gymnasium
 
     from eqrobot.sim import ENV_IDS
 
     if task not in ENV_IDS:
         raise ValueError(f"unknown task '{task}'; known: {', '.join(sorted(ENV_IDS))}")
-    env = gymnasium.make(ENV_IDS[task])
+    env = gymnasium.make(ENV_IDS[task], gripper=gripper)
     if env.unwrapped.workspace != agent.workspace:
         raise ValueError(f"the agent was trained on workspace {agent.workspace}, the task uses "
                          f"{env.unwrapped.workspace}")
@@ -34,7 +34,7 @@ def evaluate(agent, task: str, episodes: int, first_seed: int = 1) -> dict:
             successes.append(bool(terminated))
     finally:
         env.close()
-    return {"task": task, "episodes": episodes, "success_rate": float(np.mean(successes)),
+    return {"task": task, "gripper": gripper, "episodes": episodes, "success_rate": float(np.mean(successes)),
             "mean_reward": float(np.mean(rewards)), "seeds": [first_seed, first_seed + 2 * (episodes - 1)],
             "rewards": rewards}
 

@@ -62,6 +62,17 @@ def test_finished_only_tabulates_what_was_evaluated_and_trains_nothing(tiny_benc
     assert "| block-insertion | 10 | - [100] | - [100] |" in (out / "transporter.md").read_text()
 
 
+def test_the_table_says_which_runs_were_evaluated_with_other_place_angles():
+    config = {"episodes": 10, "steps": 1, "agents": ["eq", "base"], "tasks": ["block-insertion"], "demos": [1],
+              "oracle_episodes": 1}
+    report = {"machine": "m", "config": config,
+              "runs": [{"task": "block-insertion", "agent": "eq", "demos": 1, "episodes": 10, "success_rate": 0.5,
+                        "place_turns": 72},
+                       {"task": "block-insertion", "agent": "base", "demos": 1, "episodes": 10, "success_rate": 0.2}],
+              "latency_s": {}, "oracle_episodes_per_s": {}}
+    assert "| block-insertion | 1 | 50 [100] | 20 (36 place angles) [100] | - |" in markdown_table(report)
+
+
 def test_a_failed_run_is_recorded_and_the_table_still_written():
     report = {"machine": "m", "config": {"episodes": 1, "steps": 1, "agents": ["eq"], "tasks": ["block-insertion"],
                                           "demos": [1], "oracle_episodes": 1},

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from eqrobot.io.atomic import atomic_write_json, atomic_write_text
+from eqrobot.policy.transporter.agent import ANGLES_PER_BIN, TransporterAgent
+from eqrobot.policy.transporter.model import TransporterConfig
 
 # Success % at 1 / 10 / 100 demonstrations: Transporter (Zeng et al. 2020) and Equivariant
 # Transporter (Huang et al., RSS 2022), as listed in ../shared/BENCHMARKS.md.
@@ -56,9 +58,7 @@ def published(task: str, agent: str, demos: int) -> float | None:
 
 def run_one(root: Path, task: str, agent: str, demos: int, cfg: BenchConfig) -> dict:
     """Train (or resume) one agent on the first ``demos`` demonstrations and evaluate it."""
-    from eqrobot.policy.transporter.agent import TransporterAgent
     from eqrobot.policy.transporter.evaluate import evaluate
-    from eqrobot.policy.transporter.model import TransporterConfig
     from eqrobot.policy.transporter.train import TrainConfig, train
 
     run = root / "runs" / f"{task}-{agent}-{demos}"
@@ -89,8 +89,7 @@ def measure_latency(agents: tuple[str, ...], repeats: int) -> dict:
     import torch
 
     from eqrobot.device import resolve_device
-    from eqrobot.policy.transporter.agent import TransporterAgent
-    from eqrobot.policy.transporter.model import Transporter, TransporterConfig
+    from eqrobot.policy.transporter.model import Transporter
     from eqrobot.sim import ENV_IDS
 
     env = gymnasium.make(ENV_IDS["block-insertion"])
@@ -144,7 +143,10 @@ def run_benchmark(out_dir, cfg: BenchConfig | None = None, machine: str = "") ->
         collect(task, max(cfg.demos), root / "data" / task, "train")
     jobs = [(t, a, n) for t in cfg.tasks for n in cfg.demos for a in cfg.agents]
     for task, agent, demos in progress(jobs, desc="transporter benchmark", unit="run"):
-        if cfg.finished_only and not (root / "runs" / f"{task}-{agent}-{demos}" / "eval.json").is_file():
+        result_path = root / "runs" / f"{task}-{agent}-{demos}" / "eval.json"
+        if cfg.finished_only:
+            if result_path.is_file():  # as evaluated, even with other place angles: nothing is computed
+                report["runs"].append(json.loads(result_path.read_text()))
             continue
         try:
             report["runs"].append(run_one(root, task, agent, demos, cfg))
@@ -190,8 +192,12 @@ def _cell(run: dict | None, paper: float | None, episodes: int) -> str:
         return "-" + ref
     if "error" in run:
         return "failed" + ref
-    # a run kept from an earlier benchmark with another budget says so
-    budget = f" ({run['episodes']} episodes)" if run["episodes"] != episodes else ""
+    # a run kept from an earlier benchmark with another budget or other place angles says so
+    notes = [f"{run['episodes']} episodes"] if run["episodes"] != episodes else []
+    turns = run.get("place_turns", TransporterConfig().rotations)  # recorded since acting tries more than the bins
+    if turns != ANGLES_PER_BIN * TransporterConfig().rotations:
+        notes.append(f"{turns} place angles")
+    budget = f" ({', '.join(notes)})" if notes else ""
     return f"{100 * run['success_rate']:.0f}{budget}{ref}"
 
 

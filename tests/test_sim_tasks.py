@@ -1,6 +1,7 @@
-"""The Ravens tasks beyond block insertion (place-red-in-green, stack-block-pyramid): their
-oracles solve them, their rewards give partial credit and they run as gymnasium environments,
-in real PyBullet."""
+"""The Ravens tasks beyond block insertion: their oracles solve them (every task here; the rules
+of towers-of-hanoi, palletizing-boxes, assembling-kits and packing-boxes in their own test
+files), their rewards give partial credit and they run as gymnasium environments, in real
+PyBullet."""
 
 import warnings
 
@@ -19,10 +20,11 @@ from eqrobot.sim.tasks.base import planar_pose, yaw_difference, yaw_of
 from eqrobot.sim.world import World
 
 TASK_NAMES = ("place-red-in-green", "stack-block-pyramid")
+ORACLE_TASKS = (*TASK_NAMES, "towers-of-hanoi", "palletizing-boxes", "assembling-kits", "packing-boxes")
 SEED_WITH_TWO_RED = 0
 
 
-@pytest.fixture(scope="module", params=TASK_NAMES)
+@pytest.fixture(scope="module", params=ORACLE_TASKS)
 def env(request):
     env = PickPlaceEnv(request.param)
     yield env
@@ -30,12 +32,13 @@ def env(request):
 
 
 def oracle_episode(env, seed: int) -> float:
-    """The total reward of one oracle episode of at most the task's ``max_steps`` actions."""
+    """The total reward of one oracle episode of at most the task's ``max_steps`` actions (no
+    observation rendered after the first: the oracle reads the state)."""
     _, info = env.reset(seed=seed)
     assert info["reward"] == 0.0
     total = 0.0
     for _ in range(env.task.max_steps):
-        _, reward, terminated, _, _ = env.step(env.oracle_action())
+        reward, terminated = env.act(env.oracle_action())
         total += reward
         if terminated:
             break

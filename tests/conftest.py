@@ -3,6 +3,7 @@ so parallel runs on one machine never see each other's nodes."""
 
 import os
 
+import numpy as np
 import pytest
 
 os.environ["ROS_DOMAIN_ID"] = str(1 + os.getpid() % 100)
@@ -26,3 +27,24 @@ def ros_client():
     client = RosClient("eqrobot_test_client")
     yield client
     client.close()
+
+
+@pytest.fixture
+def task_world():
+    """``task_world(task_name, seed) -> (world, task)``: a PyBullet world with the task's scene,
+    built from the seed as the environment builds it; every world is closed after the test."""
+    from eqrobot.sim.tasks import make_task
+    from eqrobot.sim.world import World
+
+    worlds = []
+
+    def build(name: str, seed: int):
+        world = World(seed=seed)
+        worlds.append(world)
+        task = make_task(name)
+        task.reset(world, np.random.default_rng(seed))
+        return world, task
+
+    yield build
+    for world in worlds:
+        world.close()

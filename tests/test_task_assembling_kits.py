@@ -48,25 +48,8 @@ def turned(T: np.ndarray, yaw: float) -> np.ndarray:
     return T @ planar_pose(0.0, 0.0, 0.0, yaw)
 
 
-@pytest.fixture
-def kit():
-    """A world and its assembling-kits task, reset with ``kit(seed)``."""
-    worlds = []
-
-    def reset(seed: int):
-        world = World(seed=seed)
-        worlds.append(world)
-        task = make_task(TASK)
-        task.reset(world, np.random.default_rng(seed))
-        return world, task
-
-    yield reset
-    for world in worlds:
-        world.close()
-
-
-def test_a_piece_in_the_slot_of_another_shape_earns_nothing_and_alike_pieces_fill_either_slot(kit):
-    world, task = kit(SEED_WITH_TWO_TRIANGLES)
+def test_a_piece_in_the_slot_of_another_shape_earns_nothing_and_alike_pieces_fill_either_slot(task_world):
+    world, task = task_world(TASK, SEED_WITH_TWO_TRIANGLES)
     first, second, *_, circle = task.goals
     assert first.alike == second.alike == (first.body, second.body) and circle.body not in first.alike
     move(world, circle.body, first.target)  # the circle on the first triangle's slot
@@ -81,8 +64,8 @@ def test_a_piece_in_the_slot_of_another_shape_earns_nothing_and_alike_pieces_fil
     assert task.reward(world) == pytest.approx(2 / 5)
 
 
-def test_each_piece_counts_at_the_yaws_its_shape_looks_the_same_at(kit):
-    world, task = kit(SEED_WITH_FIVE_SHAPES)
+def test_each_piece_counts_at_the_yaws_its_shape_looks_the_same_at(task_world):
+    world, task = task_world(TASK, SEED_WITH_FIVE_SHAPES)
     assert sorted(np.round([g.symmetry for g in task.goals], 3)) == sorted(
         np.round([SYMMETRY[s] for s in ("ell", "triangle", "hexagon", "circle", "square")], 3))
     for goal in task.goals:
@@ -155,10 +138,10 @@ def test_the_oracle_picks_each_shape_where_the_suction_cup_lies_on_it(shape):
 # --- scenes ------------------------------------------------------------------------------------
 
 
-def test_scenes_keep_the_kit_in_the_workspace_and_the_pieces_off_it(kit):
+def test_scenes_keep_the_kit_in_the_workspace_and_the_pieces_off_it(task_world):
     bounds = np.array(RAVENS_BOUNDS)[:2]
     for seed in range(10):
-        world, task = kit(seed)
+        world, task = task_world(TASK, seed)
         slots = np.array([g.target[:2, 3] for g in task.goals])
         # Where pieces may start (0.08 m inside the workspace), so where the arm places well.
         assert np.all((slots >= bounds[:, 0] + 0.08) & (slots <= bounds[:, 1] - 0.08))

@@ -14,7 +14,6 @@ from eqrobot.sim.env import PickPlaceEnv
 from eqrobot.sim.tasks import make_task
 from eqrobot.sim.tasks.base import planar_pose
 from eqrobot.sim.tasks.packing_boxes import MIN_PLACE_CM, N_BOXES, PLAY, box_size, random_cut
-from eqrobot.sim.world import World
 
 TASK = "packing-boxes"
 SEED_WITH_TWO_ALIKE = 0  # six boxes, the fourth and fifth of one size
@@ -49,25 +48,8 @@ def move(world, body: int, T: np.ndarray) -> None:
                                       physicsClientId=world.client)
 
 
-@pytest.fixture
-def packing():
-    """A world and its packing-boxes task, reset with ``packing(seed)``."""
-    worlds = []
-
-    def reset(seed: int):
-        world = World(seed=seed)
-        worlds.append(world)
-        task = make_task(TASK)
-        task.reset(world, np.random.default_rng(seed))
-        return world, task
-
-    yield reset
-    for world in worlds:
-        world.close()
-
-
-def test_a_box_left_outside_the_container_or_off_its_place_earns_nothing(packing):
-    world, task = packing(SEED_WITH_TWO_ALIKE)
+def test_a_box_left_outside_the_container_or_off_its_place_earns_nothing(task_world):
+    world, task = task_world(TASK, SEED_WITH_TWO_ALIKE)
     *packed, last = task.goals
     for goal in packed:
         move(world, goal.body, goal.target)
@@ -79,8 +61,8 @@ def test_a_box_left_outside_the_container_or_off_its_place_earns_nothing(packing
     assert task.reward(world) == pytest.approx(1.0)
 
 
-def test_boxes_of_one_size_fill_either_place_and_count_turned_half_way(packing):
-    world, task = packing(SEED_WITH_TWO_ALIKE)
+def test_boxes_of_one_size_fill_either_place_and_count_turned_half_way(task_world):
+    world, task = task_world(TASK, SEED_WITH_TWO_ALIKE)
     others = [g for g in task.goals if len(g.alike) == 1]
     first, second = (g for g in task.goals if len(g.alike) == 2)
     assert first.alike == second.alike == (first.body, second.body) and first.symmetry == np.pi
@@ -118,10 +100,10 @@ def test_the_cut_tiles_the_container_with_boxes_that_the_suction_cup_can_hold():
     assert counts == set(range(N_BOXES[0], N_BOXES[1] + 1))
 
 
-def test_scenes_start_in_the_workspace_without_overlaps(packing):
+def test_scenes_start_in_the_workspace_without_overlaps(task_world):
     bounds = np.array(RAVENS_BOUNDS)[:2]
     for seed in range(10):
-        world, task = packing(seed)
+        world, task = task_world(TASK, seed)
         places = np.array([g.target[:2, 3] for g in task.goals])
         # Where boxes may start (0.08 m inside the workspace), so where the arm places well.
         assert np.all((places >= bounds[:, 0] + 0.08) & (places <= bounds[:, 1] - 0.08))

@@ -48,3 +48,13 @@ def task_world():
     yield build
     for world in worlds:
         world.close()
+
+
+@pytest.fixture(scope="module")
+def env(request):
+    """The simulated environment of the test module's ``TASK`` (one per module: building it is slow)."""
+    from eqrobot.sim.env import PickPlaceEnv
+
+    env = PickPlaceEnv(request.module.TASK)
+    yield env
+    env.close()

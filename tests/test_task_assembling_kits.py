@@ -14,7 +14,6 @@ import eqrobot.sim
 from eqrobot.geometry.heightmap import RAVENS_BOUNDS
 from eqrobot.geometry.rotations import matrix_to_quat
 from eqrobot.sim import assets
-from eqrobot.sim.env import PickPlaceEnv
 from eqrobot.sim.robot import TOOL_RADIUS
 from eqrobot.sim.tasks import make_task
 from eqrobot.sim.tasks.assembling_kits import SYMMETRY, pick_offset
@@ -24,13 +23,6 @@ from eqrobot.sim.world import World
 TASK = "assembling-kits"
 SEED_WITH_TWO_TRIANGLES = 0  # goals 0 and 1 are triangles, goal 4 a circle
 SEED_WITH_FIVE_SHAPES = 4  # ell, triangle, hexagon, circle, square
-
-
-@pytest.fixture(scope="module")
-def env():
-    env = PickPlaceEnv(TASK)
-    yield env
-    env.close()
 
 
 def test_a_piece_in_its_slot_scores_a_fifth(env):

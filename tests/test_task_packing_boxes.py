@@ -10,20 +10,12 @@ import pytest
 import eqrobot.sim
 from eqrobot.geometry.heightmap import RAVENS_BOUNDS
 from eqrobot.geometry.rotations import matrix_to_quat
-from eqrobot.sim.env import PickPlaceEnv
 from eqrobot.sim.tasks import make_task
 from eqrobot.sim.tasks.base import planar_pose
 from eqrobot.sim.tasks.packing_boxes import MIN_PLACE_CM, N_BOXES, PLAY, box_size, random_cut
 
 TASK = "packing-boxes"
 SEED_WITH_TWO_ALIKE = 0  # six boxes, the fourth and fifth of one size
-
-
-@pytest.fixture(scope="module")
-def env():
-    env = PickPlaceEnv(TASK)
-    yield env
-    env.close()
 
 
 def test_the_first_box_packed_scores_its_share_of_the_footprint(env):

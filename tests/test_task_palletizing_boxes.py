@@ -13,20 +13,12 @@ from gymnasium.utils.env_checker import check_env
 import eqrobot.sim
 from eqrobot.geometry.heightmap import RAVENS_BOUNDS
 from eqrobot.geometry.rotations import matrix_to_quat
-from eqrobot.sim.env import PickPlaceEnv
 from eqrobot.sim.tasks import make_task
 from eqrobot.sim.tasks.base import planar_pose, yaw_of
 from eqrobot.sim.tasks.palletizing_boxes import BOX, MAX_STEPS, PALLET, slot_offsets
 from eqrobot.sim.world import World
 
 TASK = "palletizing-boxes"
-
-
-@pytest.fixture(scope="module")
-def env():
-    env = PickPlaceEnv(TASK)
-    yield env
-    env.close()
 
 
 def test_a_box_on_the_pallet_scores_an_eighth(env):

@@ -13,20 +13,12 @@ import pytest
 import eqrobot.sim
 from eqrobot.geometry.heightmap import RAVENS_BOUNDS
 from eqrobot.geometry.rotations import matrix_to_quat
-from eqrobot.sim.env import PickPlaceEnv
 from eqrobot.sim.tasks import make_task
 from eqrobot.sim.tasks.base import planar_pose
 from eqrobot.sim.tasks.towers_of_hanoi import GOAL_PEG, MAX_STEPS, PEG_Y, moves_left, neighbours, next_move, pick_radius
 from eqrobot.sim.world import World
 
 TASK = "towers-of-hanoi"
-
-
-@pytest.fixture(scope="module")
-def env():
-    env = PickPlaceEnv(TASK)
-    yield env
-    env.close()
 
 
 def test_the_first_move_scores_a_seventh(env):

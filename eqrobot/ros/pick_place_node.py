@@ -67,8 +67,9 @@ class PickPlaceNode(InferenceNode):
     def setup(self) -> None:
         if self.param("input") not in INPUTS:
             raise ValueError(f"input must be one of {list(INPUTS)}, got '{self.param('input')}'")
-        self.topics = (("color/image_raw", "depth/image_raw") if self.param("input") == "camera"
-                       else ("heightmap/color", "heightmap/height"))
+        self.heightmap_input = self.param("input") == "heightmap"  # read-only: fixed for the node's life
+        self.topics = (("heightmap/color", "heightmap/height") if self.heightmap_input
+                       else ("color/image_raw", "depth/image_raw"))
         path = resolve_checkpoint(self.param("ckpt"))
         self.agent = load_agent(path, self.device)
         meta = self.agent.meta
@@ -90,7 +91,7 @@ class PickPlaceNode(InferenceNode):
         self.markers_pub = self.publisher(MarkerArray, "pick_place/markers")
         self.subscribe(Image, self.topics[0], self.on_color)
         self.subscribe(Image, self.topics[1], self.on_depth)
-        if self.param("input") == "camera":
+        if not self.heightmap_input:
             self.subscribe(CameraInfo, "color/camera_info", self.on_info)
         # Created last: the base class does not track services, teardown() destroys it.
         self.predict_srv = self.create_service(Trigger, "pick_place/predict", self.on_predict)
@@ -166,7 +167,7 @@ class PickPlaceNode(InferenceNode):
         self._check_depth(depth_msg)
         color = to_rgb(image_to_array(color_msg), color_msg.encoding)
         depth = image_to_array(depth_msg)
-        if self.param("input") == "heightmap":
+        if self.heightmap_input:
             self.last_action = self.agent.act({"color": color, "height": depth})
         else:
             scale = 1.0 if depth_msg.encoding == "32FC1" else self.param("depth_scale")
@@ -175,19 +176,18 @@ class PickPlaceNode(InferenceNode):
         self._publish(color_msg.header.stamp, action_to_matrices(self.last_action))
 
     def _needs_info(self) -> bool:
-        return self.param("input") == "camera" and self.info is None
+        return not self.heightmap_input and self.info is None
 
     def _check_color(self, msg: Image) -> None:
         self._check_image(msg, self.topics[0], COLOR_ENCODINGS)
 
     def _check_depth(self, msg: Image) -> None:
-        heightmap = self.param("input") == "heightmap"
-        self._check_image(msg, self.topics[1], HEIGHT_ENCODINGS if heightmap else DEPTH_ENCODINGS)
+        self._check_image(msg, self.topics[1], HEIGHT_ENCODINGS if self.heightmap_input else DEPTH_ENCODINGS)
 
     def _check_image(self, msg: Image, topic: str, encodings: tuple[str, ...]) -> None:
         if msg.encoding not in encodings:
             raise InputRejected(f"{topic}: encoding '{msg.encoding}', expected one of {list(encodings)}")
-        if self.param("input") == "heightmap":
+        if self.heightmap_input:
             rows, cols = self.agent.workspace.shape
             if (msg.height, msg.width) != (rows, cols):
                 raise InputRejected(f"{topic}: image is {msg.width}x{msg.height}, the checkpoint's workspace "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
@@ -36,3 +38,20 @@ def resolve_device(spec: str = "auto") -> DeviceChoice:
     raise RuntimeError(
         f"device '{spec}' requested but CUDA is not available "
         f"(torch {torch.__version__}, built with CUDA: {torch.version.cuda or 'no'}); use 'auto' or 'cpu'")
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run torch's CPU operations on ``n`` threads inside the block, then restore the count.
+
+    For many small operations one thread is faster overall: torch's idle OpenMP threads keep
+    spinning for a while after each parallel operation and, on a 2-core machine, take the
+    cores from the numpy and Open3D work that follows."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from eqrobot.device import resolve_device
+from eqrobot.device import resolve_device, torch_threads
 
 
 def test_cpu_and_auto():
@@ -24,3 +24,11 @@ def test_unknown_device():
 def test_cuda_without_gpu_is_an_error():
     with pytest.raises(RuntimeError, match="CUDA is not available"):
         resolve_device("cuda")
+
+
+def test_torch_threads_are_restored_after_the_block_even_on_error():
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError), torch_threads(1):
+        assert torch.get_num_threads() == 1
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == before

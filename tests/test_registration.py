@@ -4,13 +4,16 @@ matching, the registrar end to end with the shipped weights, training/resume."""
 import numpy as np
 import pytest
 import torch
+from scipy.spatial import cKDTree
 
 from eqrobot import geometry as g
 from eqrobot.io.samples import sample_cloud, sample_surface
+from eqrobot.perception.registration import model
 from eqrobot.perception.registration.data import load_mesh, make_pairs, partial_pair, raycast_view
 from eqrobot.perception.registration.estimator import kabsch, residuals, robust_rigid_fit
 from eqrobot.perception.registration.matching import match_descriptors
 from eqrobot.perception.registration.model import DescriptorNet, descriptor_inputs, fold_batch_norm, patch_neighbours
+from eqrobot.perception.registration.nearest import RadiusIndex
 from eqrobot.perception.registration.preprocess import compute_fpfh, downsample, estimate_voxel_size, prepare_points
 from eqrobot.perception.registration.refine import plane_rmse
 from eqrobot.perception.registration.registrar import Registrar, RegistrarConfig, load_descriptor
@@ -42,11 +45,11 @@ def test_descriptors_are_exactly_rotation_invariant(weights, shipped_net):
 
 
 def test_fused_descriptors_are_rotation_invariant():
-    """The default descriptor: the learned half is exactly invariant. FPFH is invariant in
+    """Learned + FPFH side by side: the learned half is exactly invariant. FPFH is invariant in
     exact arithmetic, but flat patches put its angle features exactly on histogram bin edges,
     where rounding decides the bin (a 1e-13 m shift of the cloud alone changes ~7 % of FPFH
     descriptors), so that half is checked as: most unchanged, the rest changed a little."""
-    reg = Registrar(RegistrarConfig(method="eq", device="cpu"))
+    reg = Registrar(RegistrarConfig(method="eq", descriptor="fused", device="cpu"))
     dim = reg.net.config.dim
     points = sample_cloud("duck", 6000, seed=0).points
     voxel = estimate_voxel_size(points)
@@ -90,6 +93,42 @@ def test_strided_patches_reach_further_for_the_same_cost():
     wide, _ = patch_neighbours(points, 32, 1.0, np.arange(10), stride=3)
     reach = [np.linalg.norm(points[idx] - points[np.arange(10)][:, None], axis=-1).max(1) for idx in (near, wide)]
     assert wide.shape == near.shape and np.all(reach[1] > 1.4 * reach[0])
+
+
+def test_small_patches_by_sorting_all_distances_equal_the_kd_tree_ones(monkeypatch):
+    points = downsample(sample_cloud("duck", 3000, seed=0).points, 0.15)
+    centres = np.arange(0, len(points), 2)
+    assert len(points) * len(centres) <= model.BRUTE_FORCE_PAIRS  # the sorting path
+    idx, valid = patch_neighbours(points, 32, 0.6, centres, stride=3)
+    monkeypatch.setattr(model, "BRUTE_FORCE_PAIRS", 0)  # the KD-tree path
+    kd_idx, kd_valid = patch_neighbours(points, 32, 0.6, centres, stride=3)
+    np.testing.assert_array_equal(valid, kd_valid)
+    np.testing.assert_array_equal(idx, kd_idx)
+    assert 0.2 < valid.mean() < 1.0  # the radius cut some patches short
+
+
+def test_radius_index_finds_the_kd_tree_nearest_within_the_radius():
+    rng = np.random.default_rng(0)
+    points, queries = rng.random((800, 3)), rng.random((3000, 3))
+    found, idx = RadiusIndex(points).nearest_within(queries, 0.06)
+    d, kd_idx = cKDTree(points).query(queries, distance_upper_bound=0.06)
+    np.testing.assert_array_equal(found, np.isfinite(d))
+    np.testing.assert_array_equal(idx[found], kd_idx[found])
+    assert np.all(idx[~found] == 0) and 0.2 < found.mean() < 0.9
+
+
+def test_keypoints_are_at_most_a_share_of_a_small_cloud():
+    reg = Registrar(RegistrarConfig(method="fpfh"))
+    cloud = prepare_points(downsample(sample_cloud("duck", 3000, seed=0).points, 0.08), 0.08, fpfh=False)
+    assert len(cloud) < 1200  # at most 600 keypoints anyway
+    keys = reg.keypoint_indices(cloud)
+    assert len(keys) == int(np.ceil(RegistrarConfig().keypoint_share * len(cloud))) < len(cloud)
+    assert len(np.unique(keys)) == len(keys)
+    np.testing.assert_array_equal(Registrar(RegistrarConfig(method="fpfh")).keypoint_indices(cloud), keys)
+    everything = Registrar(RegistrarConfig(method="fpfh", keypoints=2000, keypoint_share=1.0)).keypoint_indices(cloud)
+    np.testing.assert_array_equal(everything, np.arange(len(cloud)))
+    with pytest.raises(ValueError, match="keypoint_share"):
+        RegistrarConfig(keypoint_share=0.0)
 
 
 def test_a_position_dependent_feature_would_fail_the_same_check():
@@ -160,8 +199,8 @@ def test_off_surface_rmse_ignores_where_a_surface_was_sampled():
     cloud = prepare_points(plane + [0, 0, 0], 0.01, fpfh=False)
     shifted = plane + [0.005, 0.005, 0.0]  # sampled half a spacing away, on the same surface
     lifted = plane + [0.0, 0.0, 0.004]  # 4 mm off the surface
-    assert plane_rmse(shifted, cloud.tree, cloud.normals, cloud.normal_ok, np.eye(4), 0.015) < 1e-6
-    assert plane_rmse(lifted, cloud.tree, cloud.normals, cloud.normal_ok, np.eye(4), 0.015) == pytest.approx(0.004)
+    assert plane_rmse(shifted, cloud.index, cloud.normals, cloud.normal_ok, np.eye(4), 0.015) < 1e-6
+    assert plane_rmse(lifted, cloud.index, cloud.normals, cloud.normal_ok, np.eye(4), 0.015) == pytest.approx(0.004)
 
 
 def test_robust_fit_needs_three_correspondences():
@@ -212,13 +251,13 @@ def test_a_cloud_registered_twice_is_described_once(bunny_pair):
     np.testing.assert_allclose(again.transform, first.transform, atol=1e-9)
     assert next(iter(tgt.descriptors.values())) is cached
     # Other settings describe the cloud afresh.
-    learned = Registrar(RegistrarConfig(device="cpu", descriptor="learned"))
-    learned.register_prepared(src, tgt)
-    dim = learned.net.config.dim
+    fused = Registrar(RegistrarConfig(device="cpu", descriptor="fused"))
+    fused.register_prepared(src, tgt)
+    dim = fused.net.config.dim
     assert sorted(d.shape[1] for d in tgt.descriptors.values()) == [dim, dim + 33]
 
 
-@pytest.mark.parametrize("descriptor", ["learned", "fpfh"])
+@pytest.mark.parametrize("descriptor", ["fused", "fpfh"])
 def test_the_other_descriptors_register_the_same_pair(descriptor, bunny_pair):
     result = Registrar(RegistrarConfig(method="eq", descriptor=descriptor, device="cpu"))(
         bunny_pair.source, bunny_pair.target)

@@ -35,18 +35,18 @@ def small_motions(n, degrees, shift, seed):
 def test_batched_refinement_pulls_nearby_poses_onto_the_surface(duck):
     start = small_motions(6, 4.0, duck.voxel, seed=1)
     pts = duck.points[::4]
-    refined = refine_poses(pts, start, duck.tree, duck.normals, duck.normal_ok, 3 * duck.voxel, iterations=10)
+    refined = refine_poses(pts, start, duck.index, duck.normals, duck.normal_ok, 3 * duck.voxel, iterations=10)
     assert np.degrees(g.rotation_error(start, np.eye(4))).min() > 3.9
     assert np.degrees(g.rotation_error(refined, np.eye(4))).max() < 0.5
     assert g.translation_error(refined, np.eye(4)).max() < 0.2 * duck.voxel
     # Each pose is refined on its own: the batch does not mix them.
-    alone = refine_poses(pts, start[2:3], duck.tree, duck.normals, duck.normal_ok, 3 * duck.voxel, iterations=10)
+    alone = refine_poses(pts, start[2:3], duck.index, duck.normals, duck.normal_ok, 3 * duck.voxel, iterations=10)
     np.testing.assert_allclose(alone[0], refined[2], atol=1e-9)
 
 
 def test_surface_fit_counts_points_on_the_surface_and_their_distance_off_it(duck):
     def fit(pts, T):
-        return surface_fit(pts, duck.normals, T[None], duck.tree, duck.normals, 1.5 * duck.voxel)
+        return surface_fit(pts, duck.normals, T[None], duck.index, duck.normals, 1.5 * duck.voxel)
 
     share, off = fit(duck.points, np.eye(4))
     assert share[0] == pytest.approx(1.0) and off[0] == pytest.approx(0.0, abs=1e-12)

@@ -32,9 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bag", help="ROS 2 bag (folder or .mcap) to register scan by scan")
     p.add_argument("--topic", help="PointCloud2 topic in the bag")
     p.add_argument("--method", default="eq", choices=("eq", "fpfh", "fgr", "icp"))
-    p.add_argument("--descriptor", default="fused", choices=("fused", "learned", "fpfh"),
-                   help="eq only: learned + FPFH side by side (default, most robust), learned alone (faster) "
-                        "or FPFH alone")
+    p.add_argument("--descriptor", default="learned", choices=("learned", "fused", "fpfh"),
+                   help="eq only: the learned descriptor (default, fastest), learned + FPFH side by side "
+                        "(slower; more robust on dense scans) or FPFH alone")
     p.add_argument("--voxel", type=float, help="voxel size in metres (default: estimated from the data)")
     p.add_argument("--init", help="text file with an initial 4x4 guess (used by icp; tried by the others)")
     p.add_argument("--weights", help="descriptor weights (default: the shipped ones)")

@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stride", type=int, default=None,
                    help="take every STRIDE-th of the nearest points: wider patches for the same cost (default 3)")
     p.add_argument("--radius-voxels", type=float, default=None, help="patch radius in voxels (default 10)")
+    p.add_argument("--hidden", type=int, default=None, help="width of the descriptor network (default 64)")
     t = p.add_argument_group("transporter")
     t.add_argument("--data", help="folder of episodes (docs/episode_format.md)")
     t.add_argument("--agent", choices=("eq", "base"), default="eq",
@@ -103,7 +104,8 @@ def _run_registration(args: argparse.Namespace) -> int:
         raise CliError("--out is required for training")
 
     cfg = TrainConfig(train_pairs=args.pairs, val_pairs=args.val_pairs, steps=args.steps, seed=args.seed)
-    patch = {"neighbours": args.neighbours, "stride": args.stride, "radius_voxels": args.radius_voxels}
+    patch = {"neighbours": args.neighbours, "stride": args.stride, "radius_voxels": args.radius_voxels,
+             "hidden": args.hidden}
     try:
         desc = DescriptorConfig(**{k: v for k, v in patch.items() if v is not None})
     except ValueError as e:

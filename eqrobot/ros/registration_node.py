@@ -39,7 +39,7 @@ class RegistrationNode(InferenceNode):
               read_only=True),
         Param("reference_frame", "map", "frame of the reference cloud, or of the first scan in odometry"),
         Param("method", "eq", "registration method", choices=METHODS, read_only=True),
-        Param("descriptor", "fused", "method eq: fused (learned + FPFH), learned (faster) or fpfh",
+        Param("descriptor", "learned", "method eq: learned (fastest), fused (learned + FPFH) or fpfh",
               choices=DESCRIPTORS, read_only=True),
         Param("voxel_size", 0.0, "voxel size (m); 0 estimates it from the reference or the first scan",
               min=0.0, max=100.0, read_only=True),

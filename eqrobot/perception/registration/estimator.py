@@ -33,19 +33,16 @@ def kabsch(src: np.ndarray, tgt: np.ndarray, weights: np.ndarray | None = None) 
     """Batched weighted least-squares rigid transforms ``(B, 4, 4)`` mapping ``src`` onto ``tgt`` ``(B, N, 3)``."""
     if weights is None:
         weights = np.ones(src.shape[:2])
-    w = weights / np.maximum(weights.sum(1, keepdims=True), 1e-12)
-    cs = np.einsum("bn,bnk->bk", w, src)
-    ct = np.einsum("bn,bnk->bk", w, tgt)
-    H = np.einsum("bn,bni,bnj->bij", w, src - cs[:, None], tgt - ct[:, None])
+    w = (weights / np.maximum(weights.sum(1, keepdims=True), 1e-12))[:, None, :]  # (B, 1, N)
+    cs, ct = (w @ src)[:, 0], (w @ tgt)[:, 0]
+    H = (w * np.swapaxes(src - cs[:, None], 1, 2)) @ (tgt - ct[:, None])  # batched matmuls, not einsum
     U, _, Vt = np.linalg.svd(H)
-    d = np.sign(np.linalg.det(np.swapaxes(Vt, 1, 2) @ np.swapaxes(U, 1, 2)))
-    D = np.zeros((len(d), 3, 3))
-    D[:, 0, 0] = D[:, 1, 1] = 1.0
-    D[:, 2, 2] = d
-    R = np.swapaxes(Vt, 1, 2) @ D @ np.swapaxes(U, 1, 2)
-    T = np.tile(np.eye(4), (len(d), 1, 1))
+    V, Ut = np.swapaxes(Vt, 1, 2), np.swapaxes(U, 1, 2)
+    V[:, :, 2] *= np.sign(np.linalg.det(V @ Ut))[:, None]  # a rotation, never a reflection
+    R = V @ Ut
+    T = np.tile(np.eye(4), (len(R), 1, 1))
     T[:, :3, :3] = R
-    T[:, :3, 3] = ct - np.einsum("bij,bj->bi", R, cs)
+    T[:, :3, 3] = ct - (R @ cs[..., None])[..., 0]
     return T
 
 

@@ -92,7 +92,7 @@ def evaluate(pairs: list[RegistrationPair], configs: dict[str, RegistrarConfig],
 
 BENCH_METHODS = {
     "eq (ours)": RegistrarConfig(method="eq"),
-    "eq, learned descriptor only (faster)": RegistrarConfig(method="eq", descriptor="learned"),
+    "eq, learned + FPFH side by side": RegistrarConfig(method="eq", descriptor="fused"),
     "eq-estimator on FPFH (ablation)": RegistrarConfig(method="eq", descriptor="fpfh"),
     "Open3D FPFH+RANSAC": RegistrarConfig(method="fpfh"),
     "Open3D FGR": RegistrarConfig(method="fgr"),

@@ -18,6 +18,8 @@ import torch
 from scipy.spatial import cKDTree
 from torch import nn
 
+from eqrobot.geometry.kdtree import kd_query
+
 PPF_CHANNELS = 7
 
 
@@ -41,14 +43,15 @@ class DescriptorConfig:
 
 
 def patch_neighbours(points: np.ndarray, k: int, radius: float, centres: np.ndarray | None = None,
-                     stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                     stride: int = 1, tree: cKDTree | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each centre (index into ``points``; all points by default): indices ``(M, k)``
     of every ``stride``-th of its ``k * stride`` nearest neighbours within ``radius``
     (itself excluded) and a validity mask; missing neighbours point to the centre itself.
-    Only distances choose them, so the patch moves with the cloud."""
+    Only distances choose them, so the patch moves with the cloud. ``tree``: a KD-tree of
+    ``points`` already built (one is built otherwise)."""
     centres = np.arange(len(points)) if centres is None else np.asarray(centres)
     kk = min(k * stride + 1, len(points))
-    dist, idx = cKDTree(points).query(points[centres], k=kk, distance_upper_bound=radius, workers=-1)
+    dist, idx = _nearest_sorted(points, centres, kk, radius, tree)
     dist, idx = dist[:, 1::stride], idx[:, 1::stride]
     valid = np.isfinite(dist)
     idx = np.where(valid, idx, centres[:, None])
@@ -57,6 +60,23 @@ def patch_neighbours(points: np.ndarray, k: int, radius: float, centres: np.ndar
         idx = np.concatenate([idx, np.repeat(centres[:, None], pad, axis=1)], axis=1)
         valid = np.concatenate([valid, np.zeros((len(centres), pad), bool)], axis=1)
     return idx.astype(np.int64), valid
+
+
+# Up to this many centre-point distances, all of them sorted beat a KD-tree query for
+# hundreds of neighbours each (about 2x on a 500-point cloud, measured on 2 cores).
+BRUTE_FORCE_PAIRS = 400_000
+
+
+def _nearest_sorted(points: np.ndarray, centres: np.ndarray, k: int, radius: float,
+                    tree: cKDTree | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(distances, indices)`` ``(M, k)`` of each centre's ``k`` nearest points, nearest
+    first; distances from ``radius`` on are inf, as from ``cKDTree.query``."""
+    if len(centres) * len(points) > BRUTE_FORCE_PAIRS:
+        return kd_query(tree or cKDTree(points), points[centres], k, distance_upper_bound=radius)
+    p = torch.as_tensor(points)
+    dist, idx = torch.topk(torch.cdist(p[torch.as_tensor(centres)], p), k, dim=1, largest=False, sorted=True)
+    dist = dist.numpy()
+    return np.where(dist < radius, dist, np.inf), idx.numpy()
 
 
 def point_pair_features(points, normals, idx, radius: float, centres=None) -> torch.Tensor:
@@ -137,7 +157,8 @@ def _masked_pools(f: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, to
     m = mask.to(f.dtype)
     count = m.sum(1, keepdim=True)
     mean = torch.bmm(m.unsqueeze(1), f).squeeze(1) / count.clamp_min(1.0)
-    largest = f.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)
+    # One pass: adding -inf where masked is cheaper than a masked copy of f.
+    largest = (f + torch.log(m).unsqueeze(-1)).amax(1)
     return torch.where(count > 0, largest, torch.zeros_like(largest)), mean
 
 
@@ -148,11 +169,12 @@ class DescriptorInputs:
 
 
 def descriptor_inputs(points: np.ndarray, normals: np.ndarray, voxel: float, config: DescriptorConfig,
-                      centres: np.ndarray | None = None, normal_ok: np.ndarray | None = None) -> DescriptorInputs:
+                      centres: np.ndarray | None = None, normal_ok: np.ndarray | None = None,
+                      tree: cKDTree | None = None) -> DescriptorInputs:
     """Network inputs for the patches around ``centres`` (indices; every point by default).
     Ill-defined normals (``normal_ok`` false) are zeroed: those points contribute distances only."""
     if normal_ok is not None:
         normals = np.where(normal_ok[:, None], normals, 0.0)
     radius = config.radius_voxels * voxel
-    idx, valid = patch_neighbours(points, config.neighbours, radius, centres, config.stride)
+    idx, valid = patch_neighbours(points, config.neighbours, radius, centres, config.stride, tree)
     return DescriptorInputs(point_pair_features(points, normals, idx, radius, centres), torch.as_tensor(valid))

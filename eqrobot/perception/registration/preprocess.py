@@ -14,6 +14,9 @@ import numpy as np
 import open3d as o3d
 from scipy.spatial import cKDTree
 
+from eqrobot.geometry.kdtree import kd_query
+from eqrobot.perception.registration.nearest import RadiusIndex
+
 # Downsampling targets this many points when no voxel size is given: enough geometry
 # for matching, few enough for a few hundred milliseconds per pair on a CPU.
 TARGET_POINTS = 2500
@@ -37,6 +40,7 @@ class PreparedCloud:
     # registered twice (a node's reference, odometry's previous scan) is described once.
     descriptors: dict = field(default_factory=dict, repr=False)
     _tree: cKDTree | None = field(default=None, repr=False)
+    _index: RadiusIndex | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -47,6 +51,13 @@ class PreparedCloud:
         if self._tree is None:
             self._tree = cKDTree(self.points)
         return self._tree
+
+    @property
+    def index(self) -> RadiusIndex:
+        """Fixed-radius nearest-point index of the points (pose screening, ICP checks), built on first use."""
+        if self._index is None:
+            self._index = RadiusIndex(self.points)
+        return self._index
 
 
 def cloud_diameter(points: np.ndarray) -> float:
@@ -69,7 +80,7 @@ def estimate_voxel_size(points: np.ndarray, target_points: int = TARGET_POINTS) 
     rng = np.random.default_rng(0)
     m = min(len(points), 4000)
     sub = points[rng.choice(len(points), m, replace=False)] if m < len(points) else points
-    d, _ = cKDTree(sub).query(sub, k=2, workers=-1)
+    d, _ = kd_query(cKDTree(sub), sub, 2)
     spacing = float(np.median(d[:, 1]))
     area = m * spacing**2
     full_spacing = spacing * np.sqrt(m / len(points))
@@ -100,7 +111,7 @@ def estimate_normals(points: np.ndarray, radius: float, max_nn: int = 30) -> tup
 
 def orient_normals(points: np.ndarray, normals: np.ndarray, radius: float, k: int = 24) -> np.ndarray:
     """Flip each normal to point away from the centroid of its (up to ``k``) neighbours within ``radius``."""
-    dist, idx = cKDTree(points).query(points, k=min(k, len(points)), distance_upper_bound=radius, workers=-1)
+    dist, idx = kd_query(cKDTree(points), points, min(k, len(points)), distance_upper_bound=radius)
     valid = np.isfinite(dist)[..., None]
     neighbours = points[np.where(np.isfinite(dist), idx, 0)]
     centroids = (neighbours * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)

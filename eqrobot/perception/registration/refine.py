@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import open3d as o3d
-from scipy.spatial import cKDTree
 
 from eqrobot.geometry.rotations import axis_angle_to_matrix
 from eqrobot.geometry.transforms import apply
+from eqrobot.perception.registration.nearest import RadiusIndex
 
 _reg = o3d.pipelines.registration
 
@@ -29,25 +29,25 @@ def evaluate_alignment(source: o3d.geometry.PointCloud, target: o3d.geometry.Poi
     return float(r.fitness), float(r.inlier_rmse)
 
 
-def surface_fit(points: np.ndarray, normals: np.ndarray, transforms: np.ndarray, tree: cKDTree,
+def surface_fit(points: np.ndarray, normals: np.ndarray, transforms: np.ndarray, target: RadiusIndex,
                 target_normals: np.ndarray, max_distance: float, min_cos: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
     """For each transform ``(B, 4, 4)``: the share of ``points`` that land within
     ``max_distance`` of a target point whose normal agrees with theirs (|cos| > ``min_cos``;
     normal signs are ignored), and the RMS distance of those points along the target normals.
-    ``tree`` holds the target points. One KD-tree query for all transforms.
+    ``target`` holds the target points. One query for all transforms.
 
     A wrong pose often brings points near the other surface but crossing it; requiring the
     normals to agree tells those apart."""
     moved = _moved(transforms, points)
-    near, j = _nearest(tree, moved, max_distance)
+    near, j = _nearest(target, moved, max_distance)
     n = target_normals[j]
     on = near & (np.abs((_moved(transforms, normals, rotate_only=True) * n).sum(-1)) > min_cos)
-    off = ((moved - tree.data[j]) * n).sum(-1)
+    off = ((moved - target.data[j]) * n).sum(-1)
     rms = np.sqrt((off**2 * on).sum(1) / np.maximum(on.sum(1), 1))
     return on.mean(1), rms
 
 
-def refine_poses(points: np.ndarray, transforms: np.ndarray, tree: cKDTree, target_normals: np.ndarray,
+def refine_poses(points: np.ndarray, transforms: np.ndarray, target: RadiusIndex, target_normals: np.ndarray,
                  target_normal_ok: np.ndarray, max_distance: float, iterations: int = 8) -> np.ndarray:
     """Point-to-plane ICP of many poses ``(B, 4, 4)`` at once on a few ``points``: Gauss-Newton
     steps on the linearised distances along the target normals (ill-defined normals left out).
@@ -58,10 +58,10 @@ def refine_poses(points: np.ndarray, transforms: np.ndarray, tree: cKDTree, targ
     T = np.array(transforms, dtype=np.float64)
     for _ in range(iterations):
         moved = _moved(T, points)
-        near, j = _nearest(tree, moved, max_distance)
+        near, j = _nearest(target, moved, max_distance)
         use = (near & target_normal_ok[j])[..., None]
         n = target_normals[j]
-        residual = ((moved - tree.data[j]) * n).sum(-1, keepdims=True) * use
+        residual = ((moved - target.data[j]) * n).sum(-1, keepdims=True) * use
         J = np.concatenate([np.cross(moved, n), n], axis=-1) * use
         Jt = np.swapaxes(J, 1, 2)
         step = -np.linalg.solve(Jt @ J + 1e-9 * np.eye(6), Jt @ residual)[..., 0]
@@ -77,15 +77,14 @@ def _moved(transforms: np.ndarray, points: np.ndarray, rotate_only: bool = False
     return rotated if rotate_only else rotated + transforms[:, None, :3, 3]
 
 
-def _nearest(tree: cKDTree, moved: np.ndarray, max_distance: float) -> tuple[np.ndarray, np.ndarray]:
+def _nearest(target: RadiusIndex, moved: np.ndarray, max_distance: float) -> tuple[np.ndarray, np.ndarray]:
     """``(found (B, N), index (B, N))`` of each moved point's nearest target point within
     ``max_distance``; index 0 where none is found."""
-    d, j = tree.query(moved.reshape(-1, 3), distance_upper_bound=max_distance, workers=-1)
-    near = np.isfinite(d).reshape(moved.shape[:2])
-    return near, np.where(near, j.reshape(near.shape), 0)
+    near, j = target.nearest_within(moved, max_distance)
+    return near.reshape(moved.shape[:2]), j.reshape(moved.shape[:2])
 
 
-def plane_rmse(source_points: np.ndarray, tree: cKDTree, target_normals: np.ndarray,
+def plane_rmse(source_points: np.ndarray, target: RadiusIndex, target_normals: np.ndarray,
                normal_ok: np.ndarray, T: np.ndarray, max_distance: float) -> float:
     """RMS distance, along the target's normal, of the source points that have a target point
     within ``max_distance`` (only well-defined normals count); inf when there are none.
@@ -93,10 +92,9 @@ def plane_rmse(source_points: np.ndarray, tree: cKDTree, target_normals: np.ndar
     Unlike the point-to-point RMSE it does not grow when two scans sample the surface at
     different places: only leaving the surface counts."""
     moved = apply(T, source_points)
-    d, j = tree.query(moved, distance_upper_bound=max_distance, workers=-1)
-    hit = np.isfinite(d)
-    hit[hit] &= normal_ok[j[hit]]
+    hit, j = target.nearest_within(moved, max_distance)
+    hit &= normal_ok[j]
     if not hit.any():
         return float("inf")
-    off = np.einsum("ni,ni->n", moved[hit] - tree.data[j[hit]], target_normals[j[hit]])
+    off = np.einsum("ni,ni->n", moved[hit] - target.data[j[hit]], target_normals[j[hit]])
     return float(np.sqrt(np.mean(off**2)))

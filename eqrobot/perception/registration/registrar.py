@@ -1,7 +1,7 @@
 """The registration inference object: ``Registrar()(source, target) -> RegistrationResult``.
 
-Method ``eq`` (default): rotation-invariant descriptors (the learned one side by side with
-FPFH by default) -> mutual/ratio matching -> deterministic second-order-compatibility fit ->
+Method ``eq`` (default): rotation-invariant descriptors (the learned one by default, or it
+and FPFH side by side) -> mutual/ratio matching -> deterministic second-order-compatibility fit ->
 screening of the best distinct candidate poses against the surfaces (``screening``) ->
 point-to-plane ICP. ``fpfh``, ``fgr`` and ``icp`` run Open3D's methods through the same
 preprocessing and ICP refinement."""
@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from eqrobot.device import resolve_device
+from eqrobot.device import resolve_device, torch_threads
 from eqrobot.geometry.types import PointCloud
 from eqrobot.io.checkpoint import load_checkpoint
 from eqrobot.perception.registration import baselines
@@ -46,20 +46,24 @@ class RegistrarConfig:
     method: str = "eq"
     voxel: float | None = None  # metres; None: estimated from the target cloud
     weights: str | None = None  # None: the shipped weights
-    # fused: the learned descriptor and FPFH side by side (the two fail on different points,
-    # so matching on both finds more right partners); learned: the learned one alone (faster);
-    # fpfh: FPFH alone (ablation: our estimator on FPFH matches).
-    descriptor: str = "fused"
+    # learned: the learned descriptor alone (fast; the default); fused: the learned descriptor
+    # and FPFH side by side (the two fail on different points, so matching on both finds more
+    # right partners, for FPFH's cost); fpfh: FPFH alone (ablation: our estimator on FPFH matches).
+    descriptor: str = "learned"
     fpfh_weight: float = 0.5  # FPFH's share of the fused descriptor's squared length
     fpfh_neighbours: int = 100  # FPFH over at most this many points within 5 voxels
     device: str = "auto"
     max_matches: int = 600
     top_k: int = 1  # target candidates proposed per source point
     keypoints: int = 600  # points per cloud that get a descriptor (all points still form the patches)
+    # ... and at most this share of a cloud's points: on a small cloud (a few hundred points)
+    # half the descriptor and matching time for some recall (see the model card's settings).
+    keypoint_share: float = 0.5
     inlier_voxels: float = 2.5  # correspondence inlier distance, in voxels
     seeds: int = 1000  # consensus sets grown by the robust fit (at most one per match)
     consensus: int = 30  # correspondences per consensus set
-    candidates: int = 60  # distinct best-supported poses screened (screening.choose_pose)
+    candidates: int = 60  # distinct best-supported poses screened (screening.choose_pose) ...
+    candidates_per_match: float = 0.1  # ... and at most this many per match (fewer matches, fewer poses)
     screening: Screening = field(default_factory=Screening)
     icp: bool = True  # full-resolution point-to-plane ICP of the best candidate
     icp_voxels: float = 1.5  # ICP correspondence distance, in voxels
@@ -81,6 +85,8 @@ class RegistrarConfig:
             raise ValueError(f"descriptor must be one of {DESCRIPTORS}, got '{self.descriptor}'")
         if not 0.0 <= self.fpfh_weight <= 1.0:
             raise ValueError(f"fpfh_weight must be within [0, 1], got {self.fpfh_weight}")
+        if not 0.0 < self.keypoint_share <= 1.0:
+            raise ValueError(f"keypoint_share must be within (0, 1], got {self.keypoint_share}")
         if self.voxel is not None and not self.voxel > 0:
             raise ValueError(f"voxel must be positive, got {self.voxel}")
 
@@ -145,9 +151,10 @@ class Registrar:
 
     def keypoint_indices(self, p: PreparedCloud) -> np.ndarray:
         """A fixed-seed subset of at most ``keypoints`` points: the same cloud always gets the same subset."""
-        if len(p) <= self.config.keypoints:
+        n = min(self.config.keypoints, int(np.ceil(self.config.keypoint_share * len(p))))
+        if len(p) <= n:
             return np.arange(len(p))
-        return np.sort(np.random.default_rng(0).choice(len(p), self.config.keypoints, replace=False))
+        return np.sort(np.random.default_rng(0).choice(len(p), n, replace=False))
 
     def describe(self, p: PreparedCloud, keys: np.ndarray) -> np.ndarray:
         """Unit descriptors of the ``keys`` points, for the configured descriptor."""
@@ -169,8 +176,10 @@ class Registrar:
 
     @torch.no_grad()
     def _learned(self, p: PreparedCloud, keys: np.ndarray) -> np.ndarray:
-        x = descriptor_inputs(p.points, p.normals, p.voxel, self.net.config, keys, p.normal_ok)
-        return self.net(x.ppf.to(self.device), x.mask.to(self.device)).cpu().numpy()
+        # One thread: the network is small and the stages after it need the cores (torch_threads).
+        with torch_threads(1):
+            x = descriptor_inputs(p.points, p.normals, p.voxel, self.net.config, keys, p.normal_ok, p.tree)
+            return self.net(x.ppf.to(self.device), x.mask.to(self.device)).cpu().numpy()
 
     # --- entry points ------------------------------------------------------------
 
@@ -224,7 +233,8 @@ class Registrar:
         t = time.perf_counter()
         matches = Matches(src.points[k_src[pairs[:, 0]]], tgt.points[k_tgt[pairs[:, 1]]],
                           self.config.inlier_voxels * src.voxel)
-        fit = robust_rigid_fit(*matches, self.config.seeds, self.config.consensus, candidates=self.config.candidates)
+        n_candidates = max(2, min(self.config.candidates, int(self.config.candidates_per_match * len(pairs))))
+        fit = robust_rigid_fit(*matches, self.config.seeds, self.config.consensus, candidates=n_candidates)
         timings["estimate"] = time.perf_counter() - t
         return list(fit.candidates), len(fit.inliers), matches
 
@@ -242,7 +252,7 @@ class Registrar:
         else:
             T = pose
             fitness, rmse = evaluate_alignment(src.pcd, tgt.pcd, T, distance)
-        off_surface = plane_rmse(src.points, tgt.tree, tgt.normals, tgt.normal_ok, T, distance)
+        off_surface = plane_rmse(src.points, tgt.index, tgt.normals, tgt.normal_ok, T, distance)
         timings["refine"] = time.perf_counter() - t
         return RefinedPose(T, fitness, rmse, ambiguity if rate_ambiguity else 0.0, off_surface)
 

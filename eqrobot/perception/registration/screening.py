@@ -31,12 +31,13 @@ class Matches(NamedTuple):
 
 @dataclass(frozen=True)
 class Screening:
-    points: int = 150  # source points that refine and judge every candidate
-    iterations: int = 4  # point-to-plane steps per candidate
-    by_surface: int = 7  # finalists: the best surface scores ...
-    by_support: int = 3  # ... and the best match supports
+    points: int = 150  # source points that refine and judge every candidate ...
+    point_share: float = 0.12  # ... and at most this share of the source (twice that in the final round)
+    iterations: int = 3  # point-to-plane steps per candidate
+    by_surface: int = 5  # finalists: the best surface scores ...
+    by_support: int = 2  # ... and the best match supports
     final_points: int = 300
-    final_iterations: int = 6
+    final_iterations: int = 4
     tie: float = 0.75  # finalists within this share of the best surface score count as equal fits
 
 
@@ -61,8 +62,8 @@ def judge(src: PreparedCloud, tgt: PreparedCloud, poses: np.ndarray, matches: Ma
     subset of ``n_points`` source points."""
     keep = np.sort(np.random.default_rng(0).choice(len(src), min(n_points, len(src)), replace=False))
     pts, nrm = src.points[keep], src.normals[keep]
-    poses = refine_poses(pts, poses, tgt.tree, tgt.normals, tgt.normal_ok, distance, iterations)
-    score = surface_score(*surface_fit(pts, nrm, poses, tgt.tree, tgt.normals, distance), src.voxel)
+    poses = refine_poses(pts, poses, tgt.index, tgt.normals, tgt.normal_ok, distance, iterations)
+    score = surface_score(*surface_fit(pts, nrm, poses, tgt.index, tgt.normals, distance), src.voxel)
     return poses, score, match_support(poses, matches)
 
 
@@ -71,10 +72,12 @@ def choose_pose(src: PreparedCloud, tgt: PreparedCloud, poses: np.ndarray, match
     """``(chosen pose, ambiguity)``; see the module docstring. The ambiguity is the best
     surface score of a clearly different finalist relative to the chosen pose's."""
     s = screening
-    poses, score, support = judge(src, tgt, poses, matches, s.points, s.iterations, distance)
+    first, final = (min(n, max(30, int(share * len(src)))) for n, share in ((s.points, s.point_share),
+                                                                             (s.final_points, 2 * s.point_share)))
+    poses, score, support = judge(src, tgt, poses, matches, first, s.iterations, distance)
     finalists = list(dict.fromkeys([*np.argsort(-score, kind="stable")[: s.by_surface],
                                     *np.argsort(-support, kind="stable")[: s.by_support]]))
-    poses, score, support = judge(src, tgt, poses[finalists], matches, s.final_points, s.final_iterations, distance)
+    poses, score, support = judge(src, tgt, poses[finalists], matches, final, s.final_iterations, distance)
     tied = score >= s.tie * score.max()
     best = int(np.lexsort((-score, -np.where(tied, support, -np.inf)))[0])
     return poses[best], ambiguity(poses, score, best)

@@ -130,3 +130,10 @@ def test_bag_errors(tmp_path):
     assert r.returncode == 2 and "nope" in r.stderr
     r = eqrobot("register", "a.ply", "--bag", "x")
     assert r.returncode == 2 and "either" in r.stderr
+
+
+def test_train_rejects_a_descriptor_network_too_narrow(tmp_path):
+    r = eqrobot("train", "registration", "--out", str(tmp_path / "run"), "--hidden", "0", "--steps", "1")
+    assert r.returncode == 2
+    assert "bad descriptor network: width 0" in r.stderr
+    assert not (tmp_path / "run").exists()

@@ -37,21 +37,22 @@ class DescriptorConfig:
         if self.neighbours < 4 or self.stride < 1 or not self.radius_voxels > 0:
             raise ValueError(f"bad descriptor patch: {self.neighbours} neighbours (>= 4), stride {self.stride} "
                              f"(>= 1), radius {self.radius_voxels} voxels (> 0)")
+        if self.hidden < 2 or self.dim < 1:
+            raise ValueError(f"bad descriptor network: width {self.hidden} (>= 2), length {self.dim} (>= 1)")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def patch_neighbours(points: np.ndarray, k: int, radius: float, centres: np.ndarray | None = None,
-                     stride: int = 1, tree: cKDTree | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """For each centre (index into ``points``; all points by default): indices ``(M, k)``
     of every ``stride``-th of its ``k * stride`` nearest neighbours within ``radius``
     (itself excluded) and a validity mask; missing neighbours point to the centre itself.
-    Only distances choose them, so the patch moves with the cloud. ``tree``: a KD-tree of
-    ``points`` already built (one is built otherwise)."""
+    Only distances choose them, so the patch moves with the cloud."""
     centres = np.arange(len(points)) if centres is None else np.asarray(centres)
     kk = min(k * stride + 1, len(points))
-    dist, idx = _nearest_sorted(points, centres, kk, radius, tree)
+    dist, idx = _nearest_sorted(points, centres, kk, radius)
     dist, idx = dist[:, 1::stride], idx[:, 1::stride]
     valid = np.isfinite(dist)
     idx = np.where(valid, idx, centres[:, None])
@@ -67,12 +68,11 @@ def patch_neighbours(points: np.ndarray, k: int, radius: float, centres: np.ndar
 BRUTE_FORCE_PAIRS = 400_000
 
 
-def _nearest_sorted(points: np.ndarray, centres: np.ndarray, k: int, radius: float,
-                    tree: cKDTree | None) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_sorted(points: np.ndarray, centres: np.ndarray, k: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """``(distances, indices)`` ``(M, k)`` of each centre's ``k`` nearest points, nearest
     first; distances from ``radius`` on are inf, as from ``cKDTree.query``."""
     if len(centres) * len(points) > BRUTE_FORCE_PAIRS:
-        return kd_query(tree or cKDTree(points), points[centres], k, distance_upper_bound=radius)
+        return kd_query(cKDTree(points), points[centres], k, distance_upper_bound=radius)
     p = torch.as_tensor(points)
     dist, idx = torch.topk(torch.cdist(p[torch.as_tensor(centres)], p), k, dim=1, largest=False, sorted=True)
     dist = dist.numpy()
@@ -169,12 +169,11 @@ class DescriptorInputs:
 
 
 def descriptor_inputs(points: np.ndarray, normals: np.ndarray, voxel: float, config: DescriptorConfig,
-                      centres: np.ndarray | None = None, normal_ok: np.ndarray | None = None,
-                      tree: cKDTree | None = None) -> DescriptorInputs:
+                      centres: np.ndarray | None = None, normal_ok: np.ndarray | None = None) -> DescriptorInputs:
     """Network inputs for the patches around ``centres`` (indices; every point by default).
     Ill-defined normals (``normal_ok`` false) are zeroed: those points contribute distances only."""
     if normal_ok is not None:
         normals = np.where(normal_ok[:, None], normals, 0.0)
     radius = config.radius_voxels * voxel
-    idx, valid = patch_neighbours(points, config.neighbours, radius, centres, config.stride, tree)
+    idx, valid = patch_neighbours(points, config.neighbours, radius, centres, config.stride)
     return DescriptorInputs(point_pair_features(points, normals, idx, radius, centres), torch.as_tensor(valid))

@@ -39,18 +39,10 @@ class PreparedCloud:
     # Descriptors already computed for this cloud, by the registrar that made them: a cloud
     # registered twice (a node's reference, odometry's previous scan) is described once.
     descriptors: dict = field(default_factory=dict, repr=False)
-    _tree: cKDTree | None = field(default=None, repr=False)
     _index: RadiusIndex | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.points)
-
-    @property
-    def tree(self) -> cKDTree:
-        """KD-tree of the points, built on first use."""
-        if self._tree is None:
-            self._tree = cKDTree(self.points)
-        return self._tree
 
     @property
     def index(self) -> RadiusIndex:

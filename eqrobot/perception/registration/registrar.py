@@ -178,7 +178,7 @@ class Registrar:
     def _learned(self, p: PreparedCloud, keys: np.ndarray) -> np.ndarray:
         # One thread: the network is small and the stages after it need the cores (torch_threads).
         with torch_threads(1):
-            x = descriptor_inputs(p.points, p.normals, p.voxel, self.net.config, keys, p.normal_ok, p.tree)
+            x = descriptor_inputs(p.points, p.normals, p.voxel, self.net.config, keys, p.normal_ok)
             return self.net(x.ppf.to(self.device), x.mask.to(self.device)).cpu().numpy()
 
     # --- entry points ------------------------------------------------------------

@@ -72,15 +72,20 @@ def choose_pose(src: PreparedCloud, tgt: PreparedCloud, poses: np.ndarray, match
     """``(chosen pose, ambiguity)``; see the module docstring. The ambiguity is the best
     surface score of a clearly different finalist relative to the chosen pose's."""
     s = screening
-    first, final = (min(n, max(30, int(share * len(src)))) for n, share in ((s.points, s.point_share),
-                                                                             (s.final_points, 2 * s.point_share)))
+    first = _points_to_judge(s.points, s.point_share, len(src))
     poses, score, support = judge(src, tgt, poses, matches, first, s.iterations, distance)
     finalists = list(dict.fromkeys([*np.argsort(-score, kind="stable")[: s.by_surface],
                                     *np.argsort(-support, kind="stable")[: s.by_support]]))
+    final = _points_to_judge(s.final_points, 2 * s.point_share, len(src))
     poses, score, support = judge(src, tgt, poses[finalists], matches, final, s.final_iterations, distance)
     tied = score >= s.tie * score.max()
     best = int(np.lexsort((-score, -np.where(tied, support, -np.inf)))[0])
     return poses[best], ambiguity(poses, score, best)
+
+
+def _points_to_judge(most: int, share: float, n_source: int) -> int:
+    """At most ``most`` and at most ``share`` of the source's points, but never fewer than 30."""
+    return min(most, max(30, int(share * n_source)))
 
 
 def ambiguity(poses: np.ndarray, scores: np.ndarray, chosen: int, distinct_deg: float = 10.0) -> float:

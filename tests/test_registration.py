@@ -8,11 +8,16 @@ from scipy.spatial import cKDTree
 
 from eqrobot import geometry as g
 from eqrobot.io.samples import sample_cloud, sample_surface
-from eqrobot.perception.registration import model
 from eqrobot.perception.registration.data import load_mesh, make_pairs, partial_pair, raycast_view
 from eqrobot.perception.registration.estimator import kabsch, residuals, robust_rigid_fit
 from eqrobot.perception.registration.matching import match_descriptors
-from eqrobot.perception.registration.model import DescriptorNet, descriptor_inputs, fold_batch_norm, patch_neighbours
+from eqrobot.perception.registration.model import (
+    DescriptorNet,
+    descriptor_inputs,
+    fold_batch_norm,
+    patch_neighbours,
+    point_pair_features,
+)
 from eqrobot.perception.registration.nearest import RadiusIndex
 from eqrobot.perception.registration.preprocess import compute_fpfh, downsample, estimate_voxel_size, prepare_points
 from eqrobot.perception.registration.refine import plane_rmse
@@ -87,6 +92,26 @@ def test_folding_batch_norm_keeps_the_descriptors():
     np.testing.assert_allclose(descriptors(folded, points, 0.02), ref, atol=1e-5)
 
 
+def test_pair_features_equal_the_ones_read_in_the_darboux_frame():
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(40, 3))
+    normals = rng.normal(size=(40, 3))
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    normals[3] = 0.0  # an ill-defined normal: distances only
+    idx = rng.integers(0, 40, size=(40, 8))
+    idx[idx == np.arange(40)[:, None]] = 0
+    d = points[idx] - points[:, None]
+    u = np.broadcast_to(normals[:, None], d.shape)
+    v = np.cross(d, u)
+    v /= np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+    w = np.cross(u, v)
+    nj = normals[idx]
+    a, b, c = (nj * u).sum(-1), (nj * v).sum(-1), (nj * w).sum(-1)
+    h = (d * u).sum(-1) / 2.0
+    frame = np.stack([np.linalg.norm(d, axis=-1) / 2.0, np.abs(h), a * b, a * c * h, b * c * h, a * a, c * c], -1)
+    np.testing.assert_allclose(point_pair_features(points, normals, idx, 2.0).numpy(), frame, atol=1e-5)
+
+
 def test_strided_patches_reach_further_for_the_same_cost():
     points = downsample(sample_cloud("bunny", 20000, seed=0).points, 0.01)
     near, _ = patch_neighbours(points, 32, 1.0, np.arange(10))
@@ -95,15 +120,14 @@ def test_strided_patches_reach_further_for_the_same_cost():
     assert wide.shape == near.shape and np.all(reach[1] > 1.4 * reach[0])
 
 
-def test_small_patches_by_sorting_all_distances_equal_the_kd_tree_ones(monkeypatch):
+def test_patch_neighbours_are_the_kd_tree_ones():
     points = downsample(sample_cloud("duck", 3000, seed=0).points, 0.15)
     centres = np.arange(0, len(points), 2)
-    assert len(points) * len(centres) <= model.BRUTE_FORCE_PAIRS  # the sorting path
     idx, valid = patch_neighbours(points, 32, 0.6, centres, stride=3)
-    monkeypatch.setattr(model, "BRUTE_FORCE_PAIRS", 0)  # the KD-tree path
-    kd_idx, kd_valid = patch_neighbours(points, 32, 0.6, centres, stride=3)
+    dist, kd_idx = cKDTree(points).query(points[centres], 97, distance_upper_bound=0.6)
+    kd_valid = np.isfinite(dist[:, 1::3])
     np.testing.assert_array_equal(valid, kd_valid)
-    np.testing.assert_array_equal(idx, kd_idx)
+    np.testing.assert_array_equal(idx, np.where(kd_valid, kd_idx[:, 1::3], centres[:, None]))
     assert 0.2 < valid.mean() < 1.0  # the radius cut some patches short
 
 

@@ -78,14 +78,17 @@ def summarize(outcomes: list[PairOutcome]) -> dict:
 
 def evaluate(pairs: list[RegistrationPair], configs: dict[str, RegistrarConfig], repeats: int = 2,
              label: str = "") -> dict[str, dict]:
-    """``{method name: summary + per-pair rows}`` for each registrar configuration."""
-    report = {}
-    for name, config in configs.items():
-        registrar = Registrar(config)
-        outcomes = [run_pair(registrar, p, repeats)
-                    for p in progress(pairs, desc=f"{label} {name}".strip(), unit="pair", leave=False)]
-        report[name] = {**summarize(outcomes), "per_pair": [o.__dict__ | {"success": o.success} for o in outcomes]}
-    return report
+    """``{method name: summary + per-pair rows}`` for each registrar configuration.
+
+    The methods take turns on each pair, so that a slow or fast spell of the machine falls on
+    all of them alike and the time ratios compare like with like."""
+    registrars = {name: Registrar(config) for name, config in configs.items()}
+    outcomes: dict[str, list[PairOutcome]] = {name: [] for name in configs}
+    for pair in progress(pairs, desc=label or "pairs", unit="pair", leave=False):
+        for name, registrar in registrars.items():
+            outcomes[name].append(run_pair(registrar, pair, repeats))
+    return {name: {**summarize(rows), "per_pair": [o.__dict__ | {"success": o.success} for o in rows]}
+            for name, rows in outcomes.items()}
 
 
 # --- the benchmark (eqrobot bench registration) ------------------------------

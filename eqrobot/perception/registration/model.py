@@ -15,10 +15,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 from torch import nn
 
-from eqrobot.geometry.kdtree import kd_query
+from eqrobot.perception.registration.nearest import k_nearest
 
 PPF_CHANNELS = 7
 
@@ -52,7 +51,7 @@ def patch_neighbours(points: np.ndarray, k: int, radius: float, centres: np.ndar
     Only distances choose them, so the patch moves with the cloud."""
     centres = np.arange(len(points)) if centres is None else np.asarray(centres)
     kk = min(k * stride + 1, len(points))
-    dist, idx = _nearest_sorted(points, centres, kk, radius)
+    dist, idx = k_nearest(points, points[centres], kk, radius)
     dist, idx = dist[:, 1::stride], idx[:, 1::stride]
     valid = np.isfinite(dist)
     idx = np.where(valid, idx, centres[:, None])
@@ -63,43 +62,31 @@ def patch_neighbours(points: np.ndarray, k: int, radius: float, centres: np.ndar
     return idx.astype(np.int64), valid
 
 
-# Up to this many centre-point distances, all of them sorted beat a KD-tree query for
-# hundreds of neighbours each (about 2x on a 500-point cloud, measured on 2 cores).
-BRUTE_FORCE_PAIRS = 400_000
-
-
-def _nearest_sorted(points: np.ndarray, centres: np.ndarray, k: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(distances, indices)`` ``(M, k)`` of each centre's ``k`` nearest points, nearest
-    first; distances from ``radius`` on are inf, as from ``cKDTree.query``."""
-    if len(centres) * len(points) > BRUTE_FORCE_PAIRS:
-        return kd_query(cKDTree(points), points[centres], k, distance_upper_bound=radius)
-    p = torch.as_tensor(points)
-    dist, idx = torch.topk(torch.cdist(p[torch.as_tensor(centres)], p), k, dim=1, largest=False, sorted=True)
-    dist = dist.numpy()
-    return np.where(dist < radius, dist, np.inf), idx.numpy()
-
-
 def point_pair_features(points, normals, idx, radius: float, centres=None) -> torch.Tensor:
     """``(N, K, 7)`` features of each point i with its neighbours j.
 
     With d = p_j - p_i, the Darboux frame u = n_i, v = d x u / |d x u|, w = u x v and
     the neighbour's normal in it (a, b, c) = (n_j.u, n_j.v, n_j.w), h = d.u: flipping n_i
     negates u, v, a, b, h and keeps w, c; flipping n_j negates a, b, c. The features
-    |d|, |h|, ab, ach, bch, a^2, c^2 are unchanged by both.
+    |d|, |h|, ab, ach, bch, a^2, c^2 are unchanged by both. Computed without the frame:
+    w = (d |u|^2 - h u) / |d x u|, so c = (n_j.d |u|^2 - a h) / |d x u| (zero normals give zero a, b, c).
     """
     p = torch.as_tensor(points, dtype=torch.float32)
     n = torch.as_tensor(normals, dtype=torch.float32)
     idx = torch.as_tensor(idx)
     ci = torch.arange(len(p)) if centres is None else torch.as_tensor(centres)
-    d = p[idx] - p[ci][:, None, :]
-    u = n[ci][:, None, :].expand_as(d)
-    v = torch.cross(d, u, dim=-1)
-    v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
-    w = torch.cross(u, v, dim=-1)
+    d = p[idx] - p[ci].unsqueeze(1)
+    u = n[ci].unsqueeze(1)
     nj = n[idx]
-    a, b, c = (nj * u).sum(-1), (nj * v).sum(-1), (nj * w).sum(-1)
-    h = (d * u).sum(-1) / radius
-    return torch.stack([d.norm(dim=-1) / radius, h.abs(), a * b, a * c * h, b * c * h, a * a, c * c], dim=-1)
+    d_cross_u = torch.linalg.cross(d, u.expand_as(d))
+    sine = d_cross_u.norm(dim=-1).clamp_min(1e-9)  # |d x u|
+    h = (d * u).sum(-1)
+    a = (nj * u).sum(-1)
+    b = (nj * d_cross_u).sum(-1) / sine
+    c = ((nj * d).sum(-1) * (u * u).sum(-1) - a * h) / sine
+    h = h / radius
+    ch = c * h
+    return torch.stack([d.norm(dim=-1) / radius, h.abs(), a * b, a * ch, b * ch, a * a, c * c], dim=-1)
 
 
 class DescriptorNet(nn.Module):
@@ -128,8 +115,9 @@ class DescriptorNet(nn.Module):
 
 
 def fold_batch_norm(net: DescriptorNet) -> DescriptorNet:
-    """The same network in eval mode with each Linear -> BatchNorm1d pair merged into one
-    Linear: equal outputs (up to rounding) for fewer passes over the (N * K) rows."""
+    """The same network for inference: eval mode, each Linear -> BatchNorm1d pair merged into
+    one Linear and the ReLUs in place: equal outputs (up to rounding) for fewer passes over
+    the (N * K) rows."""
     net.eval()
     for name in ("pair_mlp", "head"):
         layers = list(getattr(net, name))
@@ -137,6 +125,8 @@ def fold_batch_norm(net: DescriptorNet) -> DescriptorNet:
         for layer in layers:
             if isinstance(layer, nn.BatchNorm1d) and folded and isinstance(folded[-1], nn.Linear):
                 folded[-1] = _merge(folded[-1], layer)
+            elif isinstance(layer, nn.ReLU):
+                folded.append(nn.ReLU(inplace=True))
             else:
                 folded.append(layer)
         setattr(net, name, nn.Sequential(*folded))

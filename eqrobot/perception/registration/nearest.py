@@ -1,6 +1,11 @@
-"""Nearest point within a fixed distance, for the many small queries of pose screening and
-refinement: Open3D's hybrid (fixed-radius) index answers them 2-5x faster than a KD-tree
-query (measured on 2 cores, 500-3000 target points, 300-9000 queries)."""
+"""Nearest-point queries on Open3D's indices.
+
+``RadiusIndex``: the nearest point within a fixed distance, for the many small queries of pose
+screening and refinement; Open3D's hybrid (fixed-radius) index answers them 2-5x faster than a
+KD-tree query (measured on 2 cores, 500-3000 target points, 300-9000 queries).
+``k_nearest``: each centre's k nearest points in order, for the descriptor patches; 1.7x faster
+than sorting all distances with torch and 10 % faster than a KD-tree on a 500-point cloud, as
+fast as either on thousands of points (measured on 2 cores)."""
 
 from __future__ import annotations
 
@@ -30,3 +35,14 @@ class RadiusIndex:
         idx, _, counts = self._index(float(radius)).hybrid_search(o3d.core.Tensor(queries), float(radius), 1)
         found = counts.numpy() > 0
         return found, np.where(found, idx.numpy()[:, 0], 0).astype(np.int64)
+
+
+def k_nearest(points: np.ndarray, queries: np.ndarray, k: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(distances, indices)`` ``(M, k)`` of each query's ``k`` nearest ``points``, nearest
+    first; distances from ``radius`` on are inf, as from ``cKDTree.query``."""
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    index = o3d.core.nns.NearestNeighborSearch(o3d.core.Tensor(points))
+    index.knn_index()
+    idx, squared = index.knn_search(o3d.core.Tensor(np.ascontiguousarray(queries, dtype=np.float64)), k)
+    dist = np.sqrt(squared.numpy())
+    return np.where(dist < radius, dist, np.inf), idx.numpy().astype(np.int64)

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from eqrobot.device import resolve_device, torch_threads
+from eqrobot.device import keep_freed_memory, resolve_device, torch_threads
 from eqrobot.geometry.types import PointCloud
 from eqrobot.io.checkpoint import load_checkpoint
 from eqrobot.perception.registration import baselines
@@ -123,6 +123,7 @@ class Registrar:
 
     def __post_init__(self) -> None:
         self._instance = next(_INSTANCES)  # which registrar described a cloud (ids can be reused)
+        keep_freed_memory()  # the pipeline's many few-megabyte arrays, without page faults each time
         self.device = resolve_device(self.config.device).device
         self.net = None
         calibrated = {}

@@ -2,6 +2,7 @@
 learning a small pick-and-place from one demonstration, checkpoints that resume."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,7 +12,14 @@ from torch.nn import functional
 from eqrobot.geometry.heightmap import Workspace
 from eqrobot.policy.transporter.agent import TransporterAgent, scene_tensor
 from eqrobot.policy.transporter.data import Episode, write_episode
-from eqrobot.policy.transporter.model import TransporterConfig, correlate, place_angles, rotate, rotate_pixels
+from eqrobot.policy.transporter.model import (
+    Transporter,
+    TransporterConfig,
+    correlate,
+    place_angles,
+    rotate,
+    rotate_pixels,
+)
 from eqrobot.policy.transporter.train import TrainConfig, augmented, load_examples, train
 
 SMALL = Workspace(bounds=((0.0, 0.2), (0.0, 0.1), (0.0, 0.28)), pixel_size=0.003125)  # 32 rows x 64 cols
@@ -146,3 +154,17 @@ def test_augmentation_moves_the_labels_with_the_scene(tmp_path):
         r, c = moved.pick.tolist()
         assert height[r, c] > 0.3  # the block (0.04 m / 0.1) is still under the pick
         assert moved.turn == examples[0].turn == 2  # a quarter turn of 8 bins
+
+
+
+def test_the_pick_gain_scales_the_pick_scores_only():
+    torch.manual_seed(0)
+    plain = Transporter(TINY)
+    gained = Transporter(replace(TINY, pick_gain=10.0))
+    gained.load_weights(plain.weights())
+    scene = scene_tensor(*block_scene((12, 14), (18, 46)))
+    torch.testing.assert_close(gained.pick_logits(scene), 10.0 * plain.pick_logits(scene))
+    pick = torch.tensor([[12, 14]])
+    torch.testing.assert_close(gained.place_logits(scene, pick), plain.place_logits(scene, pick))
+    with pytest.raises(ValueError, match="pick_gain must be positive"):
+        replace(TINY, pick_gain=0.0)

@@ -22,17 +22,17 @@ class RadiusIndex:
 
     def _index(self, radius: float) -> o3d.core.nns.NearestNeighborSearch:
         if radius not in self._indices:
-            index = o3d.core.nns.NearestNeighborSearch(o3d.core.Tensor(self.data))
+            index = o3d.core.nns.NearestNeighborSearch(_tensor(self.data))
             index.hybrid_index(radius)
             self._indices[radius] = index
         return self._indices[radius]
 
     def nearest_within(self, queries: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
         """``(found (M,), index (M,))`` of each query's nearest point closer than ``radius``; index 0 where none is."""
-        queries = np.ascontiguousarray(queries, dtype=np.float64).reshape(-1, 3)
+        queries = np.reshape(queries, (-1, 3))
         if len(queries) == 0:
             return np.zeros(0, bool), np.zeros(0, np.int64)
-        idx, _, counts = self._index(float(radius)).hybrid_search(o3d.core.Tensor(queries), float(radius), 1)
+        idx, _, counts = self._index(float(radius)).hybrid_search(_tensor(queries), float(radius), 1)
         found = counts.numpy() > 0
         return found, np.where(found, idx.numpy()[:, 0], 0).astype(np.int64)
 
@@ -40,9 +40,13 @@ class RadiusIndex:
 def k_nearest(points: np.ndarray, queries: np.ndarray, k: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """``(distances, indices)`` ``(M, k)`` of each query's ``k`` nearest ``points``, nearest
     first; distances from ``radius`` on are inf, as from ``cKDTree.query``."""
-    points = np.ascontiguousarray(points, dtype=np.float64)
-    index = o3d.core.nns.NearestNeighborSearch(o3d.core.Tensor(points))
+    index = o3d.core.nns.NearestNeighborSearch(_tensor(points))
     index.knn_index()
-    idx, squared = index.knn_search(o3d.core.Tensor(np.ascontiguousarray(queries, dtype=np.float64)), k)
+    idx, squared = index.knn_search(_tensor(queries), k)
     dist = np.sqrt(squared.numpy())
     return np.where(dist < radius, dist, np.inf), idx.numpy().astype(np.int64)
+
+
+def _tensor(points: np.ndarray) -> o3d.core.Tensor:
+    """``points`` as the contiguous float64 tensor Open3D's searches take."""
+    return o3d.core.Tensor(np.ascontiguousarray(points, dtype=np.float64))

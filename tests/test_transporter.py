@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional
 
 from eqrobot.geometry.heightmap import Workspace
+from eqrobot.io.checkpoint import load_checkpoint, save_checkpoint
 from eqrobot.policy.transporter.agent import TransporterAgent, scene_tensor
 from eqrobot.policy.transporter.data import Episode, write_episode
 from eqrobot.policy.transporter.model import (
@@ -104,6 +105,15 @@ def test_training_resumes_where_it_stopped(trained, capsys):
     assert "resuming from step 120" in capsys.readouterr().out
     agent = TransporterAgent.load(weights, device="cpu")
     assert agent.model.config == config and agent.meta["agent"] == config.agent
+
+
+def test_a_run_saved_before_an_option_existed_resumes_with_its_default(trained, tmp_path, capsys):
+    _, out, data, config = trained
+    tensors, meta = load_checkpoint(out / "last.safetensors")
+    del meta["model"]["pick_gain"]  # the option came after runs that are still being trained
+    save_checkpoint(tmp_path / "last.safetensors", tensors, meta)
+    train(data, tmp_path, TrainConfig(steps=meta["step"] + 2, lr=2e-3, augment=False), config)
+    assert f"resuming from step {meta['step']}" in capsys.readouterr().out
 
 
 def test_resuming_with_another_agent_is_refused(trained):

@@ -67,10 +67,22 @@ def test_the_table_says_which_runs_were_evaluated_with_other_place_angles():
               "oracle_episodes": 1}
     report = {"machine": "m", "config": config,
               "runs": [{"task": "block-insertion", "agent": "eq", "demos": 1, "episodes": 10, "success_rate": 0.5,
-                        "place_turns": 72},
-                       {"task": "block-insertion", "agent": "base", "demos": 1, "episodes": 10, "success_rate": 0.2}],
+                        "mean_reward": 0.6, "place_turns": 72},
+                       {"task": "block-insertion", "agent": "base", "demos": 1, "episodes": 10, "success_rate": 0.2,
+                        "mean_reward": 0.3}],
               "latency_s": {}, "oracle_episodes_per_s": {}}
-    assert "| block-insertion | 1 | 50 [100] | 20 (36 place angles) [100] | - |" in markdown_table(report)
+    row = "| block-insertion | 1 | 60 [100] · 50 solved | 30 [100] · 20 solved (36 place angles) | - |"
+    assert row in markdown_table(report)  # the score is the mean reward (Ravens' success), beside solved %
+
+
+def test_the_table_says_which_runs_were_trained_for_another_number_of_steps():
+    config = {"episodes": 10, "steps": 2000, "agents": ["eq", "base"], "tasks": ["block-insertion"], "demos": [1],
+              "oracle_episodes": 1}
+    runs = [{"task": "block-insertion", "agent": agent, "demos": 1, "episodes": 10, "success_rate": 0.5,
+             "mean_reward": 0.5, "place_turns": 72, "steps": steps} for agent, steps in (("eq", 2000), ("base", 500))]
+    report = {"machine": "m", "config": config, "runs": runs, "latency_s": {}, "oracle_episodes_per_s": {}}
+    row = "| block-insertion | 1 | 50 [100] · 50 solved | 50 [100] · 50 solved (500 steps) | - |"
+    assert row in markdown_table(report)
 
 
 def test_a_failed_run_is_recorded_and_the_table_still_written():

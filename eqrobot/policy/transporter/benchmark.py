@@ -165,16 +165,17 @@ def run_benchmark(out_dir, cfg: BenchConfig | None = None, machine: str = "") ->
 def markdown_table(report: dict) -> str:
     cfg = report["config"]
     lines = [f"Machine: {report['machine']}", "",
-             f"Success % over {cfg['episodes']} test episodes (odd seeds), {cfg['steps']} training steps per run; "
-             f"published numbers in brackets; oracle: the scripted expert on the first {cfg['oracle_episodes']} "
-             "of those episodes.", "",
+             f"Score over {cfg['episodes']} test episodes (odd seeds), {cfg['steps']} training steps per run: "
+             "the mean episode reward x 100, partial credit included, which is what Ravens and the papers "
+             "report as task success (published numbers in brackets); 'solved': % of episodes completed. "
+             f"Oracle: the scripted expert's solved % on the first {cfg['oracle_episodes']} of those episodes.", "",
              "| task | demos | " + " | ".join(AGENT_NAMES[a] for a in cfg["agents"]) + " | oracle |",
              "|---|---|" + "---|" * (len(cfg["agents"]) + 1)]
     runs = {(r["task"], r["agent"], r["demos"]): r for r in report["runs"]}
     for task in cfg["tasks"]:
         for demos in cfg["demos"]:
-            cells = [_cell(runs.get((task, agent, demos)), published(task, agent, demos), cfg["episodes"])
-                     for agent in cfg["agents"]]
+            cells = [_cell(runs.get((task, agent, demos)), published(task, agent, demos), cfg["episodes"],
+                           cfg["steps"]) for agent in cfg["agents"]]
             oracle = report.get("oracle_success", {}).get(task)
             cells.append("-" if oracle is None else f"{100 * oracle:.0f}")
             lines.append(f"| {task} | {demos} | " + " | ".join(cells) + " |")
@@ -186,7 +187,7 @@ def markdown_table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cell(run: dict | None, paper: float | None, episodes: int) -> str:
+def _cell(run: dict | None, paper: float | None, episodes: int, steps: int) -> str:
     ref = f" [{paper:g}]" if paper is not None else ""
     if run is None:
         return "-" + ref
@@ -194,11 +195,19 @@ def _cell(run: dict | None, paper: float | None, episodes: int) -> str:
         return "failed" + ref
     # a run kept from an earlier benchmark with another budget or other place angles says so
     notes = [f"{run['episodes']} episodes"] if run["episodes"] != episodes else []
+    if run.get("steps", steps) != steps:
+        notes.append(f"{run['steps']} steps")
     turns = run.get("place_turns", TransporterConfig().rotations)  # recorded since acting tries more than the bins
     if turns != ANGLES_PER_BIN * TransporterConfig().rotations:
         notes.append(f"{turns} place angles")
     budget = f" ({', '.join(notes)})" if notes else ""
-    return f"{100 * run['success_rate']:.0f}{budget}{ref}"
+    return f"{score(run):.0f}{ref} · {100 * run['success_rate']:.0f} solved{budget}"
+
+
+def score(run: dict) -> float:
+    """Ravens' 'task success' of a run: the mean episode reward x 100 (partial credit included;
+    Ravens' test.py sums each episode's rewards, its plot.py averages the sums)."""
+    return 100 * run["mean_reward"]
 
 
 def plot_report(report: dict, path) -> None:
@@ -215,15 +224,14 @@ def plot_report(report: dict, path) -> None:
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(columns)), 4.2))
     for i, (agent, src) in enumerate(bars):
         if src == "ours":
-            values = [100 * runs[(t, agent, n)]["success_rate"] if (t, agent, n) in runs else np.nan
-                      for t, n in columns]
+            values = [score(runs[(t, agent, n)]) if (t, agent, n) in runs else np.nan for t, n in columns]
         else:
             values = [published(t, agent, n) or np.nan for t, n in columns]
         ax.bar(np.arange(len(columns)) + i * width, values, width, label=f"{AGENT_NAMES[agent]} ({src})",
                alpha=1.0 if src == "ours" else 0.45)
     ax.set_xticks(np.arange(len(columns)) + 0.4 - width / 2)
     ax.set_xticklabels([f"{t}\n{n} demo{'s' if n > 1 else ''}" for t, n in columns], fontsize=7)
-    ax.set(ylabel="success (%)", ylim=(0, 105), title="pick and place, test episodes")
+    ax.set(ylabel="score (mean episode reward, %)", ylim=(0, 105), title="pick and place, test episodes")
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
     fig.tight_layout(rect=(0, 0.14, 1, 1))

@@ -107,6 +107,14 @@ def test_training_resumes_where_it_stopped(trained, capsys):
     assert agent.model.config == config and agent.meta["agent"] == config.agent
 
 
+def test_the_resumable_checkpoint_loads_as_an_agent(trained):
+    weights, out, *_ = trained
+    last = TransporterAgent.load(out / "last.safetensors", device="cpu")  # weights and optimizer state
+    final = TransporterAgent.load(weights, device="cpu")
+    for name, value in final.model.weights().items():
+        torch.testing.assert_close(last.model.weights()[name], value)
+
+
 def test_a_run_saved_before_an_option_existed_resumes_with_its_default(trained, tmp_path, capsys):
     _, out, data, config = trained
     tensors, meta = load_checkpoint(out / "last.safetensors")

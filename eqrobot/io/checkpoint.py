@@ -60,6 +60,11 @@ def optimizer_tensors(opt: torch.optim.Optimizer, prefix: str = "optim.") -> dic
     return flat
 
 
+def without_optimizer(tensors: dict[str, torch.Tensor], prefix: str = "optim.") -> dict[str, torch.Tensor]:
+    """The weights of a checkpoint that also holds what ``optimizer_tensors`` stored (a resumable one)."""
+    return {k: v for k, v in tensors.items() if not k.startswith(prefix)}
+
+
 def load_optimizer_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
                            prefix: str = "optim.") -> None:
     """Restore what ``optimizer_tensors`` stored (other keys are ignored)."""

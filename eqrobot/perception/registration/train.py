@@ -22,7 +22,13 @@ from tqdm import tqdm
 
 from eqrobot.geometry.transforms import apply, rotation_error, translation_error
 from eqrobot.io.atomic import atomic_write_json
-from eqrobot.io.checkpoint import load_checkpoint, load_optimizer_tensors, optimizer_tensors, save_checkpoint
+from eqrobot.io.checkpoint import (
+    load_checkpoint,
+    load_optimizer_tensors,
+    optimizer_tensors,
+    save_checkpoint,
+    without_optimizer,
+)
 from eqrobot.perception.registration.estimator import robust_rigid_fit
 from eqrobot.perception.registration.matching import match_descriptors
 from eqrobot.perception.registration.model import DescriptorConfig, DescriptorNet, descriptor_inputs
@@ -207,7 +213,7 @@ def _save(path, net, opt, step, best_recall, history, desc, cfg) -> None:
 
 def _resume(path: Path, net: DescriptorNet, opt: torch.optim.Adam) -> tuple[int, float, dict]:
     tensors, meta = load_checkpoint(path)
-    net.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("optim.")})
+    net.load_state_dict(without_optimizer(tensors))
     load_optimizer_tensors(opt, tensors)
     return int(meta["step"]), float(meta["best_val_recall"]), meta["history"]
 

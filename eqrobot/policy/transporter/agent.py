@@ -16,7 +16,7 @@ import torch
 
 from eqrobot.device import resolve_device
 from eqrobot.geometry.heightmap import RAVENS_WORKSPACE, Workspace, heightmap_from_rgbd
-from eqrobot.io.checkpoint import load_checkpoint
+from eqrobot.io.checkpoint import load_checkpoint, without_optimizer
 from eqrobot.policy.transporter.model import AGENTS, Transporter, TransporterConfig, place_angles
 
 HEIGHT_SCALE = 0.1  # metres: heights are divided by this before the network sees them
@@ -57,7 +57,7 @@ class TransporterAgent:
             raise ValueError(f"{path} is not a transporter checkpoint (its metadata has agent "
                              f"{meta.get('agent')!r}; expected one of {list(AGENTS)})")
         model = Transporter(TransporterConfig(**meta["model"]))
-        model.load_weights(tensors)
+        model.load_weights(without_optimizer(tensors))  # a run's resumable last.safetensors loads too
         ws = meta.get("workspace")
         workspace = Workspace(tuple(map(tuple, ws["bounds"])), ws["pixel_size"]) if ws else RAVENS_WORKSPACE
         agent = cls(model, workspace, device, place_turns)

@@ -21,7 +21,13 @@ from tqdm import tqdm
 
 from eqrobot.geometry.heightmap import Workspace
 from eqrobot.io.atomic import atomic_write_json
-from eqrobot.io.checkpoint import load_checkpoint, load_optimizer_tensors, optimizer_tensors, save_checkpoint
+from eqrobot.io.checkpoint import (
+    load_checkpoint,
+    load_optimizer_tensors,
+    optimizer_tensors,
+    save_checkpoint,
+    without_optimizer,
+)
 from eqrobot.policy.transporter.agent import TransporterAgent, scene_tensor
 from eqrobot.policy.transporter.data import iter_episodes
 from eqrobot.policy.transporter.evaluate import evaluate
@@ -176,7 +182,7 @@ def _resume(path: Path, model: Transporter, opt: torch.optim.Optimizer, task: st
     if TransporterConfig(**meta["model"]) != model.config or meta.get("task") != task:
         raise ValueError(f"{path} is a run of another agent or task ({meta.get('agent')}, {meta['model']}, task "
                          f"{meta.get('task')}); give a new --out folder or the same settings to resume")
-    model.load_weights({k: v for k, v in tensors.items() if not k.startswith("optim.")})
+    model.load_weights(without_optimizer(tensors))
     load_optimizer_tensors(opt, tensors)
     return int(meta["step"]), meta["history"]
 

@@ -109,10 +109,20 @@ def test_training_resumes_where_it_stopped(trained, capsys):
 
 def test_the_resumable_checkpoint_loads_as_an_agent(trained):
     weights, out, *_ = trained
-    last = TransporterAgent.load(out / "last.safetensors", device="cpu")  # weights and optimizer state
-    final = TransporterAgent.load(weights, device="cpu")
-    for name, value in final.model.weights().items():
-        torch.testing.assert_close(last.model.weights()[name], value)
+    last = TransporterAgent.load(out / "last.safetensors", device="cpu").model.weights()  # + optimizer state
+    final = TransporterAgent.load(weights, device="cpu").model.weights()
+    for name, value in final.items():
+        torch.testing.assert_close(last[name], value)
+
+
+def test_a_checkpoint_with_settings_this_version_does_not_know_is_refused(trained, tmp_path):
+    weights, *_ = trained
+    tensors, meta = load_checkpoint(weights)
+    meta["model"]["future_option"] = 1
+    save_checkpoint(tmp_path / "newer.safetensors", tensors, meta)
+    with pytest.raises(ValueError, match="newer.safetensors: transporter settings this version does not know: "
+                                         "future_option"):
+        TransporterAgent.load(tmp_path / "newer.safetensors", device="cpu")
 
 
 def test_a_run_saved_before_an_option_existed_resumes_with_its_default(trained, tmp_path, capsys):
@@ -172,7 +182,6 @@ def test_augmentation_moves_the_labels_with_the_scene(tmp_path):
         r, c = moved.pick.tolist()
         assert height[r, c] > 0.3  # the block (0.04 m / 0.1) is still under the pick
         assert moved.turn == examples[0].turn == 2  # a quarter turn of 8 bins
-
 
 
 def test_the_pick_gain_scales_the_pick_scores_only():

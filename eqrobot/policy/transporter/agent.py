@@ -56,7 +56,11 @@ class TransporterAgent:
             # another capability's checkpoint would otherwise fail deep in the model constructor
             raise ValueError(f"{path} is not a transporter checkpoint (its metadata has agent "
                              f"{meta.get('agent')!r}; expected one of {list(AGENTS)})")
-        model = Transporter(TransporterConfig(**meta["model"]))
+        try:
+            config = TransporterConfig.from_dict(meta["model"])
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from e
+        model = Transporter(config)
         model.load_weights(without_optimizer(tensors))  # a run's resumable last.safetensors loads too
         ws = meta.get("workspace")
         workspace = Workspace(tuple(map(tuple, ws["bounds"])), ws["pixel_size"]) if ws else RAVENS_WORKSPACE

@@ -13,7 +13,7 @@ world's z axis.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
@@ -52,6 +52,15 @@ class TransporterConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, options: dict) -> TransporterConfig:
+        """A checkpoint's settings; options it lacks (saved before they existed) take their defaults.
+        Raises ``ValueError`` on options this version does not know (a newer checkpoint)."""
+        unknown = sorted(options.keys() - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"transporter settings this version does not know: {', '.join(unknown)}")
+        return cls(**options)
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:

@@ -178,8 +178,7 @@ def _save(path: Path, model: Transporter, opt, step: int, history: dict, cfg: Tr
 
 def _resume(path: Path, model: Transporter, opt: torch.optim.Optimizer, task: str | None) -> tuple[int, dict]:
     tensors, meta = load_checkpoint(path)
-    # through the config, so that a run saved before an option existed takes its default
-    if TransporterConfig(**meta["model"]) != model.config or meta.get("task") != task:
+    if TransporterConfig.from_dict(meta["model"]) != model.config or meta.get("task") != task:
         raise ValueError(f"{path} is a run of another agent or task ({meta.get('agent')}, {meta['model']}, task "
                          f"{meta.get('task')}); give a new --out folder or the same settings to resume")
     model.load_weights(without_optimizer(tensors))

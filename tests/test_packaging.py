@@ -129,3 +129,32 @@ def test_shipped_weights_are_small_carded_and_load_without_unpickling(weights):
     assert (weights.parent / "MODEL_CARD.md").is_file(), f"{weights.parent} needs a MODEL_CARD.md"
     tensors, _ = load_checkpoint(weights)
     assert tensors
+
+
+def declared_arguments(path: Path) -> dict:
+    """DeclareLaunchArgument(name, default_value=...) calls in a launch file: {name: default}."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    calls = [n for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "DeclareLaunchArgument"]
+    defaults = [next((k.value for k in call.keywords if k.arg == "default_value"), None) for call in calls]
+    return {call.args[0].value: getattr(default, "value", None) for call, default in zip(calls, defaults, strict=True)}
+
+
+@pytest.mark.parametrize("launch_file", sorted((ROOT / "launch").glob("*.launch.py")), ids=lambda p: p.name)
+def test_a_launch_argument_for_a_parameter_leaves_the_params_file_alone_unless_given(launch_file):
+    # A default passed after the params file would win over it: editing the YAML would change nothing.
+    node = launch_calls(launch_file)[0][0]["name"]
+    params = yaml.safe_load((ROOT / "config" / f"{launch_file.name.removesuffix('.launch.py')}.yaml").read_text())
+    parameter_arguments = declared_arguments(launch_file).keys() & params[node]["ros__parameters"].keys()
+    assert parameter_arguments, "no parameter argument: nothing to check"
+    assert all(declared_arguments(launch_file)[name] == "" for name in parameter_arguments)
+
+
+def test_only_the_launch_arguments_given_override_parameters_typed_as_yaml():
+    from eqrobot.ros.launch_overrides import given_parameters
+
+    arguments = {"params_file": "/p.yaml", "device": "", "ckpt": "/w.safetensors", "predict_on_every_frame": "true",
+                 "input": "heightmap", "color": "/camera/color"}
+    names = ("device", "ckpt", "predict_on_every_frame", "input", "workspace_frame")
+    assert given_parameters(arguments, names) == {"ckpt": "/w.safetensors", "predict_on_every_frame": True,
+                                                  "input": "heightmap"}

@@ -210,3 +210,22 @@ def test_gymnasium_makes_align_box_corner_and_check_env_passes():
         warnings.filterwarnings("ignore", message=".*symmetric and normalized space")  # actions are metres
         check_env(env.unwrapped)
     env.close()
+
+
+RAVENS_COLOURS = {"blue", "red", "green", "orange", "yellow", "purple", "pink", "cyan", "brown", "gray"}
+
+
+def test_place_red_in_green_draws_distractors_from_the_ravens_palette():
+    # A dark grey bowl, outside Ravens' palette, drew the equivariant agent's place away from green.
+    assert set(eqrobot.sim.assets.COLORS) == RAVENS_COLOURS
+    palette = {tuple(np.round(rgba, 3)) for rgba in eqrobot.sim.assets.COLORS.values()}
+    env = PickPlaceEnv("place-red-in-green")
+    seen = set()
+    for seed in range(1, 40, 2):
+        env.reset(seed=seed)
+        client = env.world.client
+        for body in range(p.getNumBodies(physicsClientId=client)):
+            if body not in (env.world.table, env.arm.arm, env.arm.tool):
+                seen.add(tuple(np.round(p.getVisualShapeData(body, physicsClientId=client)[0][7], 3)))
+    env.close()
+    assert seen <= palette and len(seen) > 4  # red, green and distractors of several other colours

@@ -49,3 +49,11 @@ def test_worlds_are_independent_and_repeatable(box_scene):
     assert ha.height.max() > 0.04 and hb.height.max() < 0.005  # b has no box
     np.testing.assert_array_equal(ha.height, box_scene[0].height)
     np.testing.assert_array_equal(ha.color, box_scene[0].color)
+
+
+def test_the_empty_table_is_one_colour_across_the_workspace():
+    # A colour edge on the table (plane.urdf's checker tiles) would be a feature that stays put when
+    # the scene turns.
+    with World(seed=0) as world:
+        color = world.heightmap().color.reshape(-1, 3).astype(int)
+    assert np.ptp(color, axis=0).max() <= 2

@@ -53,6 +53,22 @@ def test_a_box_left_outside_the_container_or_off_its_place_earns_nothing(task_wo
     assert task.reward(world) == pytest.approx(1.0)
 
 
+def test_ravens_metric_counts_the_share_of_the_boxes_inside_the_container_wherever_they_lie(task_world):
+    world, task = task_world(TASK, SEED_WITH_TWO_ALIKE)
+    assert task.ravens_reward(world) == 0.0  # all on the table
+    *packed, last = task.goals
+    for goal in packed:
+        move(world, goal.body, goal.target)
+    # Points fill each box's volume and the boxes are equally tall: a box's points weigh its footprint.
+    assert task.ravens_reward(world) == pytest.approx(1.0 - last.weight)
+    container, _ = task.zone
+    move(world, last.body, container @ planar_pose(0.0, 0.0, 0.2, 0.3))  # over the middle, turned: no place's
+    assert task.reward(world) == pytest.approx(1.0 - last.weight)
+    assert task.ravens_reward(world) == pytest.approx(1.0)
+    move(world, last.body, container @ planar_pose(0.0, task.zone[1][1] / 2, 0.2, 0.0))  # half over a wall
+    assert 1.0 - last.weight < task.ravens_reward(world) < 1.0
+
+
 def test_boxes_of_one_size_fill_either_place_and_count_turned_half_way(task_world):
     world, task = task_world(TASK, SEED_WITH_TWO_ALIKE)
     others = [g for g in task.goals if len(g.alike) == 1]

@@ -85,6 +85,15 @@ def test_the_table_says_which_runs_were_trained_for_another_number_of_steps():
     assert row in markdown_table(report)
 
 
+def test_the_score_is_by_ravens_metric_where_the_tasks_own_differs():
+    config = {"episodes": 10, "steps": 1, "agents": ["eq"], "tasks": ["packing-boxes"], "demos": [1],
+              "oracle_episodes": 1}
+    runs = [{"task": "packing-boxes", "agent": "eq", "demos": 1, "episodes": 10, "success_rate": 0.1,
+             "mean_reward": 0.2, "ravens_reward": 0.85, "place_turns": 72}]
+    report = {"machine": "m", "config": config, "runs": runs, "latency_s": {}, "oracle_episodes_per_s": {}}
+    assert "| packing-boxes | 1 | 85 [98.3] · 10 solved | - |" in markdown_table(report)
+
+
 def test_a_failed_run_is_recorded_and_the_table_still_written():
     report = {"machine": "m", "config": {"episodes": 1, "steps": 1, "agents": ["eq"], "tasks": ["block-insertion"],
                                           "demos": [1], "oracle_episodes": 1},

@@ -17,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, help="simulated task, e.g. block-insertion")
     p.add_argument("--ckpt", required=True, help="weights (transporter.safetensors)")
     p.add_argument("--episodes", type=int, default=100, help="test episodes (odd seeds 1, 3, ...)")
-    p.add_argument("--out", help="result JSON (keys task, agent, demos, episodes, success_rate, mean_reward)")
+    p.add_argument("--out", help="result JSON (keys task, agent, demos, episodes, success_rate, mean_reward, "
+                                  "ravens_reward)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--gripper", choices=("suction", "parallel-jaw"), default="suction",
                    help="the simulated arm's gripper (default: suction)")
@@ -49,5 +50,5 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         atomic_write_json(args.out, result)
     print(f"{result['task']}: success {100 * result['success_rate']:.1f} % over {result['episodes']} episodes, "
-          f"mean reward {result['mean_reward']:.3f}")
+          f"mean reward {result['mean_reward']:.3f} (by Ravens' metric {result['ravens_reward']:.3f})")
     return 0

@@ -55,8 +55,9 @@ COLORS = {
     "cyan": (118 / 255, 183 / 255, 178 / 255, 1.0),
     "brown": (156 / 255, 117 / 255, 95 / 255, 1.0),
     "gray": (186 / 255, 176 / 255, 172 / 255, 1.0),
-    "dark": (0.2, 0.2, 0.2, 1.0),
 }
+# Kit slots only: outside the palette, so no task draws it as an object colour (Ravens has no dark grey).
+DARK = (0.2, 0.2, 0.2, 1.0)
 
 HANOI_DISK_RADII = (0.025, 0.0325, 0.04)  # smallest first; all fit between pegs 0.12 apart
 HANOI_HOLE_RADIUS = 0.01
@@ -197,7 +198,7 @@ def kit_shape(shape: str, size: float = 0.05, height: float = 0.02, rgba=COLORS[
 
 
 def kit_board(slots, size=(0.28, 0.2, 0.01), shape_size: float = 0.05, margin: float = 0.002,
-              rgba=COLORS["gray"], hole_rgba=COLORS["dark"], cache_dir=None) -> Path:
+              rgba=COLORS["gray"], hole_rgba=DARK, cache_dir=None) -> Path:
     """A static board (slab) showing where kit pieces go: ``slots`` is a sequence of
     ``(shape, x, y, yaw)``, the pose in the board frame of ``kit_shape(shape, shape_size)`` put in
     place, each drawn on the slab's top as a flat copy of that shape, ``shape_size + 2 * margin``

@@ -87,4 +87,6 @@ class PickPlaceEnv(gym.Env):
         return {"color": self._last.color, "height": self._last.height}
 
     def _info(self) -> dict:
-        return {"task": self.task_name, "reward": self._reward, "steps": self._steps}
+        """``reward``: the task's reward so far; ``ravens_reward``: the same by Ravens' metric."""
+        return {"task": self.task_name, "reward": self._reward, "ravens_reward": self.task.ravens_reward(self.world),
+                "steps": self._steps}

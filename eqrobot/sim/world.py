@@ -15,6 +15,9 @@ from eqrobot.geometry.rotations import matrix_to_quat, quat_to_matrix
 from eqrobot.sim.cameras import SimCamera, ravens_cameras, render
 
 TIME_STEP = 1.0 / 240.0
+# One plain colour, like Ravens' workspace board: plane.urdf's checker texture puts a blue-white
+# edge across the workspace that no real table has and that does not turn with the scene.
+TABLE_RGBA = (0.5, 0.5, 0.5, 1.0)
 
 
 class World:
@@ -26,6 +29,8 @@ class World:
         p.setGravity(0, 0, -9.8, physicsClientId=self.client)
         p.setTimeStep(TIME_STEP, physicsClientId=self.client)
         self.table = p.loadURDF("plane.urdf", [0, 0, 0], physicsClientId=self.client)  # the table top: z = 0
+        p.changeVisualShape(self.table, -1, rgbaColor=list(TABLE_RGBA), textureUniqueId=-1,  # -1: no texture
+                            physicsClientId=self.client)
 
     def __enter__(self) -> World:
         return self

@@ -117,6 +117,11 @@ class Task:
         total = sum(g.weight for g in self.goals)
         return float(sum(g.weight for g in self.goals if self.achieved(world, g)) / max(total, 1e-12))
 
+    def ravens_reward(self, world) -> float:
+        """The reward by Ravens' own metric, what the published scores measure: ``reward`` unless a
+        task measures differently from Ravens (packing-boxes)."""
+        return self.reward(world)
+
     def oracle(self, world) -> tuple[np.ndarray, np.ndarray]:
         """``(pick, place)`` tip poses that move a body onto the first unmet goal's target (of
         its targets, the one the shortest turn its symmetry allows reaches), turning it that

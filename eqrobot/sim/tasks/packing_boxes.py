@@ -14,7 +14,9 @@ Where it differs from Ravens:
   (``Goal.alike``); the asset cache holds few box files.
 - A box counts when it sits in a place of the cut, within 1 cm and 15 deg (up to its symmetry),
   not by the share of its points inside the container wherever it lies (Ravens' 'zone' metric).
-  Each box weighs its footprint's share of all boxes', as its points do in Ravens.
+  Each box weighs its footprint's share of all boxes', as its points do in Ravens. Ravens' measure
+  is ``ravens_reward``: the share of all boxes' points (a 1 cm grid through each) inside the
+  container's walls, so a box that lies anywhere in the container counts, even on another.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ PLAY = 0.005
 WALL = 0.005  # assets.container's default
 # As tall as the boxes, as in Ravens: a full container is flush with its walls.
 DEPTH = BOX_HEIGHT = 0.05
-COLOURS = tuple(c for c in assets.COLORS if c not in ("brown", "dark"))  # brown is the container's
+COLOURS = tuple(c for c in assets.COLORS if c != "brown")  # brown is the container's
+ZONE_GRID = 0.01  # spacing of the points of a box that Ravens' metric counts
 MARGIN = 0.08  # a box's centre this far inside the workspace at least, where the arm places well
 GAP = 0.02  # between the circles around the container and the boxes at the start
 
@@ -109,6 +112,7 @@ class PackingBoxes(Task):
         urdf = assets.container((inside[0] * CM, inside[1] * CM, DEPTH), WALL, assets.COLORS["brown"])
         assets.load(world.client, urdf, planar_pose(*container_at[:2], container_origin_height(inside),
                                                     container_at[2]), fixed=True)
+        self.zone = (planar_pose(*container_at[:2], 0.0, container_at[2]), np.array(inside) * CM)
         colours = rng.choice(COLOURS, len(places))
         boxes = [add_box(world, pose, size, str(colour)) for pose, size, colour in zip(boxes_at, sizes, colours,
                                                                                         strict=True)]
@@ -122,6 +126,27 @@ class PackingBoxes(Task):
             self.goals.append(Goal(box, place_pose(container_at, inside, place), top, symmetry,
                                    float(np.prod(size) / total), alike=alike))
         self.max_steps = len(boxes) + 2  # one action per box, two more for a box that missed its place
+        self.box_points = {box: grid_points(size) for box, size in zip(boxes, sizes, strict=True)}
+
+    def ravens_reward(self, world) -> float:
+        """Ravens' 'zone' metric: the share of all boxes' points inside the container's walls."""
+        container, inside = self.zone
+        to_container = np.linalg.inv(container)
+        inside_points = total = 0
+        for box, points in self.box_points.items():
+            local = (to_container @ world.pose_of(box) @ points.T)[:2].T
+            inside_points += int(np.all(np.abs(local) <= inside / 2, axis=1).sum())
+            total += len(points)
+        return inside_points / total
+
+
+def grid_points(size) -> np.ndarray:
+    """Homogeneous points (n, 4) on a ``ZONE_GRID`` grid through a box of footprint ``size`` and
+    height ``BOX_HEIGHT``, in its frame: as many as its volume holds cells, like Ravens' points."""
+    axes = [(np.arange(int(round(extent / ZONE_GRID))) + 0.5) * ZONE_GRID - extent / 2
+            for extent in (*size, BOX_HEIGHT)]
+    xyz = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    return np.hstack([xyz, np.ones((len(xyz), 1))])
 
 
 def scatter(rng: np.random.Generator, inside: tuple[int, int], sizes, attempts: int = 1000) -> list[np.ndarray]:

@@ -106,6 +106,7 @@ def test_a_trained_agent_is_evaluated_in_the_simulator(demos, tmp_path):
     assert (result["task"], result["agent"], result["episodes"]) == ("block-insertion", "base", 2)
     assert result["demos"] == len(list(demos.glob("*.npz")))
     assert 0.0 <= result["success_rate"] <= 1.0 and len(result["rewards"]) == 2
+    assert [sum(steps) for steps in result["step_rewards"]] == pytest.approx(result["rewards"])
     assert result["place_turns"] == 72  # two per trained 10 deg bin
     r = eqrobot("eval", "transporter", "--task", "block-insertion", "--ckpt", str(tmp_path / "none.safetensors"))
     assert r.returncode == 2 and "checkpoint not found" in r.stderr

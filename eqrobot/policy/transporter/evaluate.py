@@ -10,7 +10,8 @@ from eqrobot.progress import progress
 def evaluate(agent, task: str, episodes: int, first_seed: int = 1, gripper: str = "suction") -> dict:
     """Run ``episodes`` test episodes (seeds first_seed, first_seed + 2, ...) with the arm's
     ``gripper``; each ends when the task is done or after the task's ``max_steps`` actions.
-    Returns the summary with per-episode rewards (an episode's total reward is its partial credit)
+    Returns the summary with per-episode rewards (an episode's total reward is its partial credit;
+    ``step_rewards``: each action's, which show where an episode went wrong)
     and ``ravens_reward``, the mean total reward by Ravens' metric (the published scores'), which
     differs from ``mean_reward`` where a task measures differently (packing-boxes)."""
     import gymnasium
@@ -23,16 +24,17 @@ def evaluate(agent, task: str, episodes: int, first_seed: int = 1, gripper: str 
     if env.unwrapped.workspace != agent.workspace:
         raise ValueError(f"the agent was trained on workspace {agent.workspace}, the task uses "
                          f"{env.unwrapped.workspace}")
-    rewards, ravens_rewards, successes = [], [], []
+    rewards, step_rewards, ravens_rewards, successes = [], [], [], []
     try:
         for seed in progress(range(first_seed, first_seed + 2 * episodes, 2), desc=f"eval {task}", unit="episode"):
             obs, start = env.reset(seed=seed)
-            total, done, terminated, info = 0.0, False, False, start
+            steps, done, terminated, info = [], False, False, start
             while not done:
                 obs, reward, terminated, truncated, info = env.step(agent(obs))
-                total += reward
+                steps.append(reward)
                 done = terminated or truncated
-            rewards.append(total)
+            rewards.append(float(sum(steps)))
+            step_rewards.append(steps)
             ravens_rewards.append(info["ravens_reward"] - start["ravens_reward"])
             successes.append(bool(terminated))
     finally:
@@ -40,7 +42,7 @@ def evaluate(agent, task: str, episodes: int, first_seed: int = 1, gripper: str 
     return {"task": task, "gripper": gripper, "episodes": episodes, "success_rate": float(np.mean(successes)),
             "mean_reward": float(np.mean(rewards)), "ravens_reward": float(np.mean(ravens_rewards)),
             "seeds": [first_seed, first_seed + 2 * (episodes - 1)],
-            "rewards": rewards}
+            "rewards": rewards, "step_rewards": step_rewards}
 
 
 def training_summary(agent) -> dict:

@@ -6,7 +6,13 @@ import json
 import pytest
 
 from eqrobot.cli.main import main
-from eqrobot.policy.transporter.benchmark import BenchConfig, markdown_table, published, run_benchmark
+from eqrobot.policy.transporter.benchmark import (
+    BenchConfig,
+    markdown_table,
+    published,
+    run_benchmark,
+    with_earlier_tasks,
+)
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +98,26 @@ def test_the_score_is_by_ravens_metric_where_the_tasks_own_differs():
              "mean_reward": 0.2, "ravens_reward": 0.85, "place_turns": 72}]
     report = {"machine": "m", "config": config, "runs": runs, "latency_s": {}, "oracle_episodes_per_s": {}}
     assert "| packing-boxes | 1 | 85 [98.3] · 10 solved | - |" in markdown_table(report)
+
+
+def test_benchmarking_some_tasks_keeps_the_rows_of_the_others(tmp_path):
+    config = {"episodes": 10, "steps": 1, "agents": ["eq"], "demos": [1], "oracle_episodes": 1}
+    run = {"agent": "eq", "demos": 1, "episodes": 10, "success_rate": 0.5, "mean_reward": 0.5, "place_turns": 72}
+    earlier = {"machine": "m", "config": {**config, "tasks": ["align-box-corner", "block-insertion"]},
+               "runs": [{**run, "task": "align-box-corner"}, {**run, "task": "block-insertion"}],
+               "oracle_success": {"align-box-corner": 1.0, "block-insertion": 1.0},
+               "oracle_episodes_per_s": {"align-box-corner": 1.4, "block-insertion": 1.3}, "latency_s": {}}
+    (tmp_path / "transporter.json").write_text(json.dumps(earlier))
+    now = {"machine": "m", "config": {**config, "tasks": ["block-insertion"]},
+           "runs": [{**run, "task": "block-insertion", "success_rate": 0.9, "mean_reward": 0.9}],
+           "oracle_success": {"block-insertion": 0.95}, "oracle_episodes_per_s": {"block-insertion": 1.2},
+           "latency_s": {}}
+    table = markdown_table(with_earlier_tasks(now, tmp_path / "transporter.json"))
+    assert "| align-box-corner | 1 | 50 [41] · 50 solved | 100 |" in table  # kept as measured then
+    assert "| block-insertion | 1 | 90 [100] · 90 solved | 95 |" in table  # this run's, not the earlier one
+    assert "| block-insertion | 1 | 50" not in table
+    (tmp_path / "transporter.json").write_text("{not json")
+    assert with_earlier_tasks(now, tmp_path / "transporter.json") == now
 
 
 def test_a_failed_run_is_recorded_and_the_table_still_written():

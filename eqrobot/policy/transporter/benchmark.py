@@ -156,10 +156,32 @@ def run_benchmark(out_dir, cfg: BenchConfig | None = None, machine: str = "") ->
     report["oracle_success"] = {task: rate for task, (rate, _) in oracle.items()}
     report["oracle_episodes_per_s"] = {task: speed for task, (_, speed) in oracle.items()}
     report["latency_s"] = measure_latency(cfg.agents, cfg.latency_repeats)
+    report = with_earlier_tasks(report, root / "transporter.json")
     atomic_write_json(root / "transporter.json", report)
     atomic_write_text(root / "transporter.md", markdown_table(report))
     plot_report(report, root / "transporter.png")
     return report
+
+
+def with_earlier_tasks(report: dict, earlier_path: Path) -> dict:
+    """``report`` with the tasks that the earlier report at ``earlier_path`` (the same folder) has
+    and it has not: their runs and oracle figures, as measured then. So benchmarking some tasks
+    keeps the other tasks' rows of the table. An unreadable earlier report is left out."""
+    try:
+        earlier = json.loads(Path(earlier_path).read_text())
+        extra = [t for t in earlier["config"]["tasks"] if t not in report["config"]["tasks"]]
+        runs = [r for r in earlier["runs"] if r["task"] in extra]
+        oracle = {key: {t: earlier[key][t] for t in extra if t in earlier.get(key, {})}
+                  for key in ("oracle_success", "oracle_episodes_per_s")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return report
+    if not extra:
+        return report
+    merged = {**report, "config": {**report["config"], "tasks": [*extra, *report["config"]["tasks"]]},
+              "runs": runs + report["runs"]}
+    for key, values in oracle.items():
+        merged[key] = {**values, **report.get(key, {})}
+    return merged
 
 
 def markdown_table(report: dict) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from eqrobot.geometry.heightmap import RAVENS_BOUNDS
+from eqrobot.geometry.transforms import invert
 from eqrobot.sim import assets
 from eqrobot.sim.tasks.base import Goal, Task, planar_pose
 
@@ -131,7 +132,7 @@ class PackingBoxes(Task):
     def ravens_reward(self, world) -> float:
         """Ravens' 'zone' metric: the share of all boxes' points inside the container's walls."""
         container, inside = self.zone
-        to_container = np.linalg.inv(container)
+        to_container = invert(container)
         inside_points = total = 0
         for box, points in self.box_points.items():
             local = (to_container @ world.pose_of(box) @ points.T)[:2].T

@@ -102,7 +102,8 @@ def test_a_trained_agent_is_evaluated_in_the_simulator(demos, tmp_path):
     assert r.returncode == 0, r.stderr
     result = json.loads(out.read_text())
     assert set(result) >= {"task", "agent", "demos", "episodes", "success_rate", "mean_reward", "ravens_reward"}
-    assert result["ravens_reward"] == pytest.approx(result["mean_reward"])  # one metric on block-insertion
+    # Ravens' pose test is ours without the height: it passes whatever ours passes.
+    assert result["mean_reward"] <= result["ravens_reward"] <= 1.0
     assert (result["task"], result["agent"], result["episodes"]) == ("block-insertion", "base", 2)
     assert result["demos"] == len(list(demos.glob("*.npz")))
     assert 0.0 <= result["success_rate"] <= 1.0 and len(result["rewards"]) == 2

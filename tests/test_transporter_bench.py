@@ -13,6 +13,7 @@ from eqrobot.policy.transporter.benchmark import (
     run_benchmark,
     with_earlier_tasks,
 )
+from eqrobot.sim.tasks.ravens_score import VERSION as RAVENS_SCORE_VERSION
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +47,19 @@ def test_finished_runs_are_kept_when_the_benchmark_is_run_again(tiny_bench):
     assert [r["success_rate"] for r in report["runs"]] == [0.123]
 
 
-def test_a_run_evaluated_with_other_place_angles_is_evaluated_again_not_retrained(tiny_bench):
+@pytest.mark.parametrize("stale_because", [{"place_turns": 36}, {"ravens_score_version": 1}],
+                         ids=["other place angles", "earlier Ravens score"])
+def test_a_stale_result_is_evaluated_again_not_retrained(tiny_bench, stale_because):
     out, cfg, _ = tiny_bench
     run = out / "runs" / "block-insertion-eq-1"
     stale = json.loads((run / "eval.json").read_text())
-    stale.update(place_turns=36, success_rate=0.123, train_s=99.0)
+    assert stale["ravens_score_version"] == RAVENS_SCORE_VERSION
+    stale.update(success_rate=0.123, train_s=99.0, **stale_because)
     (run / "eval.json").write_text(json.dumps(stale))
     weights_written = (run / "transporter.safetensors").stat().st_mtime_ns
     (result,) = run_benchmark(out, cfg, machine="test machine")["runs"]
     assert result["place_turns"] == 72 and result["success_rate"] != 0.123
+    assert result["ravens_score_version"] == RAVENS_SCORE_VERSION
     assert result["train_s"] == 99.0 and (run / "transporter.safetensors").stat().st_mtime_ns == weights_written
 
 

@@ -60,6 +60,7 @@ def run_one(root: Path, task: str, agent: str, demos: int, cfg: BenchConfig) -> 
     """Train (or resume) one agent on the first ``demos`` demonstrations and evaluate it."""
     from eqrobot.policy.transporter.evaluate import evaluate
     from eqrobot.policy.transporter.train import TrainConfig, train
+    from eqrobot.sim.tasks.ravens_score import VERSION as RAVENS_SCORE_VERSION
 
     run = root / "runs" / f"{task}-{agent}-{demos}"
     result_path = run / "eval.json"
@@ -73,8 +74,10 @@ def run_one(root: Path, task: str, agent: str, demos: int, cfg: BenchConfig) -> 
               TransporterConfig(agent=agent), task=task)
     steps, train_s = (previous["steps"], previous["train_s"]) if previous else (cfg.steps, time.perf_counter() - start)
     trained = TransporterAgent.load(weights, device="cpu")
-    # A result evaluated with other place angles is stale: the weights are evaluated again.
-    if previous is not None and previous.get("place_turns") == len(trained.angles):
+    # A result evaluated with other place angles or an earlier Ravens score is stale: the weights
+    # are evaluated again.
+    if (previous is not None and previous.get("place_turns") == len(trained.angles)
+            and previous.get("ravens_score_version", 1) == RAVENS_SCORE_VERSION):
         return previous
     result = {"task": task, "agent": agent, "demos": demos, "steps": steps, "train_s": train_s,
               "place_turns": len(trained.angles), **evaluate(trained, task, cfg.episodes)}
@@ -189,8 +192,10 @@ def markdown_table(report: dict) -> str:
     lines = [f"Machine: {report['machine']}", "",
              f"Score over {cfg['episodes']} test episodes (odd seeds), {cfg['steps']} training steps per run: "
              "the mean episode reward x 100, partial credit included, which is what Ravens and the papers "
-             "report as task success (published numbers in brackets; packing-boxes by Ravens' share of the "
-             "boxes inside the container); 'solved': % of episodes completed. "
+             "report as task success, kept as Ravens keeps it (its x-y-yaw pose test, goal steps such as a "
+             "pyramid's rows kept once finished, an episode over at reward 1; packing-boxes by the share of the "
+             "boxes inside the container) (published numbers in brackets); 'solved': % of episodes completed "
+             "by our own test (also height). "
              f"Oracle: the scripted expert's solved % on the first {cfg['oracle_episodes']} of those episodes.", "",
              "| task | demos | " + " | ".join(AGENT_NAMES[a] for a in cfg["agents"]) + " | oracle |",
              "|---|---|" + "---|" * (len(cfg["agents"]) + 1)]
@@ -229,8 +234,8 @@ def _cell(run: dict | None, paper: float | None, episodes: int, steps: int) -> s
 
 def score(run: dict) -> float:
     """Ravens' 'task success' of a run: the mean episode reward x 100 (partial credit included;
-    Ravens' test.py sums each episode's rewards, its plot.py averages the sums), by Ravens' metric
-    where a task's own differs (packing-boxes; runs evaluated before it was recorded: their own)."""
+    Ravens' test.py sums each episode's rewards, its plot.py averages the sums), the reward as
+    Ravens keeps it (``eqrobot.sim.tasks.ravens_score``; runs evaluated before it was recorded: their own)."""
     return 100 * run.get("ravens_reward", run["mean_reward"])
 
 

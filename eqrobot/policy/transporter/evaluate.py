@@ -12,11 +12,13 @@ def evaluate(agent, task: str, episodes: int, first_seed: int = 1, gripper: str 
     ``gripper``; each ends when the task is done or after the task's ``max_steps`` actions.
     Returns the summary with per-episode rewards (an episode's total reward is its partial credit;
     ``step_rewards``: each action's, which show where an episode went wrong)
-    and ``ravens_reward``, the mean total reward by Ravens' metric (the published scores'), which
-    differs from ``mean_reward`` where a task measures differently (packing-boxes)."""
+    and ``ravens_reward``, the mean total reward as Ravens keeps it (the published scores' measure,
+    ``eqrobot.sim.tasks.ravens_score``), which differs from ``mean_reward`` where Ravens' pose test,
+    goal steps or metric differ from the task's own."""
     import gymnasium
 
     from eqrobot.sim import ENV_IDS
+    from eqrobot.sim.tasks.ravens_score import VERSION
 
     if task not in ENV_IDS:
         raise ValueError(f"unknown task '{task}'; known: {', '.join(sorted(ENV_IDS))}")
@@ -41,6 +43,7 @@ def evaluate(agent, task: str, episodes: int, first_seed: int = 1, gripper: str 
         env.close()
     return {"task": task, "gripper": gripper, "episodes": episodes, "success_rate": float(np.mean(successes)),
             "mean_reward": float(np.mean(rewards)), "ravens_reward": float(np.mean(ravens_rewards)),
+            "ravens_score_version": VERSION,
             "seeds": [first_seed, first_seed + 2 * (episodes - 1)],
             "rewards": rewards, "step_rewards": step_rewards}
 

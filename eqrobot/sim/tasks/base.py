@@ -38,6 +38,9 @@ class Goal:
     # Other poses that meet the goal as well (align-box-corner's box with its sides swapped at the
     # corner, as in Ravens), each up to ``symmetry`` like ``target``.
     alternatives: tuple = ()
+    # Ravens' goal step the goal belongs to (a pyramid's row): Ravens scores the steps in order and
+    # keeps a step's credit once all its goals are met (``eqrobot.sim.tasks.ravens_score``).
+    stage: int = 0
 
     @property
     def candidates(self) -> tuple:
@@ -84,9 +87,11 @@ def shortest_turn(start: float, end: float, symmetry: float = 2 * np.pi) -> floa
     return float(turn - symmetry * np.round(turn / symmetry))
 
 
-def near(T: np.ndarray, target: np.ndarray, symmetry: float) -> bool:
-    """Whether pose ``T`` is within the success tolerance of ``target``."""
-    close = np.linalg.norm(T[:3, 3] - target[:3, 3]) < POSITION_TOLERANCE
+def near(T: np.ndarray, target: np.ndarray, symmetry: float, planar: bool = False) -> bool:
+    """Whether pose ``T`` is within the success tolerance of ``target``: in 3D, or with ``planar``
+    in x and y only, as Ravens' pose test (a block resting on a fixture's rim above its slot passes it)."""
+    axes = 2 if planar else 3
+    close = np.linalg.norm(T[:axes, 3] - target[:axes, 3]) < POSITION_TOLERANCE
     return bool(close and yaw_difference(yaw_of(T), yaw_of(target), symmetry) < YAW_TOLERANCE)
 
 
@@ -117,10 +122,17 @@ class Task:
         total = sum(g.weight for g in self.goals)
         return float(sum(g.weight for g in self.goals if self.achieved(world, g)) / max(total, 1e-12))
 
-    def ravens_reward(self, world) -> float:
-        """The reward by Ravens' own metric, what the published scores measure: ``reward`` unless a
-        task measures differently from Ravens (packing-boxes)."""
-        return self.reward(world)
+    def ravens_reward(self, world, goals=None) -> float:
+        """The credit of ``goals`` (default: all) by Ravens' own pose test, what the published scores
+        measure: the share of the task's weight whose goals are met in x, y and yaw. Tasks that
+        Ravens measures otherwise override it (packing-boxes). ``RavensScore`` adds Ravens' steps."""
+        total = sum(g.weight for g in self.goals)
+        met = sum(g.weight for g in (self.goals if goals is None else goals) if self.ravens_met(world, g))
+        return float(met / max(total, 1e-12))
+
+    def ravens_met(self, world, goal: Goal) -> bool:
+        return any(near(world.pose_of(body), target, goal.symmetry, planar=True)
+                   for body in goal.candidates for target in goal.targets)
 
     def oracle(self, world) -> tuple[np.ndarray, np.ndarray]:
         """``(pick, place)`` tip poses that move a body onto the first unmet goal's target (of

@@ -46,10 +46,11 @@ class StackBlockPyramid(Task):
         starts = iter(blocks_at)
         top = np.array([0.0, 0.0, BLOCK / 2])
         self.goals = []
-        for row in ROWS:
+        for stage, row in enumerate(ROWS):
             blocks = tuple(add_block(world, next(starts), colour) for colour, _, _ in row)
-            # Any block of a row may fill any slot of that row (Ravens accepts any order in a row).
-            self.goals += [Goal(block, slot_pose(base_at, x, z), top, np.pi / 2, 1 / 6, alike=blocks)
+            # Any block of a row may fill any slot of that row (Ravens accepts any order in a row);
+            # a row is one of Ravens' goal steps.
+            self.goals += [Goal(block, slot_pose(base_at, x, z), top, np.pi / 2, 1 / 6, alike=blocks, stage=stage)
                            for block, (_, x, z) in zip(blocks, row, strict=True)]
 
 

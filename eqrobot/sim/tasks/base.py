@@ -113,9 +113,9 @@ class Task:
         """The body (``goal.body`` or one alike) at one of the goal's targets, if any."""
         return next((body for body in goal.candidates if self.at_target(world, body, goal)), None)
 
-    def at_target(self, world, body: int, goal: Goal) -> bool:
+    def at_target(self, world, body: int, goal: Goal, planar: bool = False) -> bool:
         T = world.pose_of(body)
-        return any(near(T, target, goal.symmetry) for target in goal.targets)
+        return any(near(T, target, goal.symmetry, planar) for target in goal.targets)
 
     def reward(self, world) -> float:
         """Partial credit: the weights of the goals met, in [0, 1]."""
@@ -131,8 +131,7 @@ class Task:
         return float(met / max(total, 1e-12))
 
     def ravens_met(self, world, goal: Goal) -> bool:
-        return any(near(world.pose_of(body), target, goal.symmetry, planar=True)
-                   for body in goal.candidates for target in goal.targets)
+        return any(self.at_target(world, body, goal, planar=True) for body in goal.candidates)
 
     def oracle(self, world) -> tuple[np.ndarray, np.ndarray]:
         """``(pick, place)`` tip poses that move a body onto the first unmet goal's target (of

@@ -70,7 +70,8 @@ def tip_on(T: np.ndarray) -> np.ndarray:
 def test_any_red_block_fills_any_green_bowl():
     env = PickPlaceEnv("place-red-in-green")
     env.reset(seed=SEED_WITH_TWO_RED)
-    first, second = env.task.goals  # red block i belongs in green bowl i
+    first, second = env.task.goals  # red block i, for which the oracle takes green bowl i
+    assert len(first.targets) == 3  # this scene has a third green bowl
     # A policy may put the second red block into the first bowl: that counts.
     _, reward, terminated, _, _ = env.step({"pick": tip_on(env.world.pose_of(second.body)),
                                             "place": tip_on(first.target)})
@@ -81,6 +82,39 @@ def test_any_red_block_fills_any_green_bowl():
     np.testing.assert_allclose(action["place"][:2], second.target[:2, 3], atol=1e-3)
     _, reward, terminated, _, _ = env.step(action)
     assert reward == pytest.approx(0.5) and terminated
+    env.close()
+
+
+def test_place_red_in_green_is_built_as_ravens_builds_it():
+    counts = set()
+    for seed in range(0, 12, 2):
+        with World(seed=seed) as world:
+            task = make_task("place-red-in-green")
+            task.reset(world, np.random.default_rng(seed))
+            n_red, n_bowls = len(task.goals), len(task.goals[0].targets)
+            counts.add((n_red, n_bowls))
+            assert 1 <= n_red <= n_bowls <= 3
+            bodies = p.getNumBodies(physicsClientId=world.client) - 1  # all but the table
+            assert bodies == n_red + n_bowls + 10  # ten distractor blocks and bowls
+    assert task.max_steps == 10 and len(counts) > 2
+
+
+def test_a_red_block_counts_anywhere_in_a_green_bowl_and_not_in_another_colour():
+    env = PickPlaceEnv("place-red-in-green")
+    env.reset(seed=SEED_WITH_TWO_RED)
+    first, second = env.task.goals
+    off_centre = first.target.copy()
+    off_centre[0, 3] += 0.03  # against the bowl's wall (Ravens' 5 cm; 1 cm elsewhere)
+    _, reward, _, _, info = env.step({"pick": tip_on(env.world.pose_of(first.body)), "place": tip_on(off_centre)})
+    assert reward == pytest.approx(0.5) and info["ravens_reward"] == pytest.approx(0.5)
+    other_bowls = [b for b in range(p.getNumBodies(physicsClientId=env.world.client))
+                   if b not in (env.world.table, env.arm.arm, env.arm.tool)
+                   and p.getBodyInfo(b, physicsClientId=env.world.client)[1].startswith(b"bowl")
+                   and not any(np.allclose(env.world.pose_of(b)[:2, 3], t[:2, 3], atol=0.001) for t in first.targets)]
+    seat = env.world.pose_of(other_bowls[0]).copy()
+    seat[2, 3] = first.target[2, 3]
+    _, reward, _, _, _ = env.step({"pick": tip_on(env.world.pose_of(second.body)), "place": tip_on(seat)})
+    assert reward == pytest.approx(0.0)  # in a bowl of another colour: no credit
     env.close()
 
 

@@ -184,6 +184,18 @@ def test_augmentation_moves_the_labels_with_the_scene(tmp_path):
         assert moved.turn == examples[0].turn == 2  # a quarter turn of 8 bins
 
 
+def test_training_takes_the_chosen_demonstrations(tmp_path):
+    blocks = [(12, 14), (10, 30), (20, 8)]
+    for i, block in enumerate(blocks):
+        write_episode(tmp_path / f"{i:06d}.npz", demo_episode(block_rc=block))
+    examples, _ = load_examples(tmp_path, TINY.rotations, chosen=(2, 0))
+    assert [e.episode for e in examples] == [0, 2]
+    assert [e.pick.tolist() for e in examples] == [list(blocks[0]), list(blocks[2])]
+    assert [e.episode for e in load_examples(tmp_path, TINY.rotations, demos=2)[0]] == [0, 1]
+    with pytest.raises(ValueError, match=r"episodes \[5\] asked for, 3 readable episodes there"):
+        load_examples(tmp_path, TINY.rotations, chosen=(1, 5))
+
+
 def test_the_pick_gain_scales_the_pick_scores_only():
     torch.manual_seed(0)
     plain = Transporter(TINY)

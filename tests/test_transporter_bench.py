@@ -8,6 +8,7 @@ import pytest
 from eqrobot.cli.main import main
 from eqrobot.policy.transporter.benchmark import (
     BenchConfig,
+    demos_of_run,
     markdown_table,
     published,
     run_benchmark,
@@ -47,7 +48,7 @@ def test_finished_runs_are_kept_when_the_benchmark_is_run_again(tiny_bench):
     assert [r["success_rate"] for r in report["runs"]] == [0.123]
 
 
-@pytest.mark.parametrize("stale_because", [{"place_turns": 36}, {"ravens_score_version": 1}],
+@pytest.mark.parametrize("stale_because", [{"place_turns": 36}, {"ravens_score_version": RAVENS_SCORE_VERSION - 1}],
                          ids=["other place angles", "earlier Ravens score"])
 def test_a_stale_result_is_evaluated_again_not_retrained(tiny_bench, stale_because):
     out, cfg, _ = tiny_bench
@@ -61,6 +62,35 @@ def test_a_stale_result_is_evaluated_again_not_retrained(tiny_bench, stale_becau
     assert result["place_turns"] == 72 and result["success_rate"] != 0.123
     assert result["ravens_score_version"] == RAVENS_SCORE_VERSION
     assert result["train_s"] == 99.0 and (run / "transporter.safetensors").stat().st_mtime_ns == weights_written
+
+
+def test_later_training_runs_draw_their_demonstrations_and_the_cell_shows_the_mean(tiny_bench):
+    out, cfg, _ = tiny_bench
+    report = run_benchmark(out, BenchConfig(**{**cfg.__dict__, "runs": 2}), machine="test machine")
+    first, second = report["runs"]
+    assert (first["run"], second["run"]) == (0, 1)
+    assert second["demo_episodes"] == list(demos_of_run(1, 1, 10))
+    assert len(list((out / "data" / "block-insertion").glob("*.npz"))) == 10  # the pool runs draw from
+    assert (out / "runs" / "block-insertion-eq-1-run1" / "transporter.safetensors").is_file()
+    assert "(2 runs)" in (out / "transporter.md").read_text()
+
+
+def test_which_demonstrations_a_run_learns_from():
+    assert demos_of_run(0, 1, 10) is None  # the first demonstration, as a single-run table
+    assert demos_of_run(3, 10, 10) is None  # all of the pool: only the seed differs
+    drawn = [demos_of_run(run, 1, 10) for run in range(1, 6)]
+    assert all(len(d) == 1 and 0 <= d[0] < 10 for d in drawn) and len(set(drawn)) > 1
+    assert demos_of_run(2, 4, 10) == demos_of_run(2, 4, 10) and len(set(demos_of_run(2, 4, 10))) == 4
+
+
+def test_a_cell_of_several_runs_shows_their_mean_and_spread():
+    config = {"episodes": 10, "steps": 1, "agents": ["eq"], "tasks": ["align-box-corner"], "demos": [1],
+              "oracle_episodes": 1}
+    runs = [{"task": "align-box-corner", "agent": "eq", "demos": 1, "run": r, "episodes": 10, "place_turns": 72,
+             "success_rate": s, "mean_reward": s} for r, s in enumerate((0.1, 1.0, 0.4))]
+    runs.append({"task": "align-box-corner", "agent": "eq", "demos": 1, "run": 3, "error": "RuntimeError: boom"})
+    report = {"machine": "m", "config": config, "runs": runs, "latency_s": {}, "oracle_episodes_per_s": {}}
+    assert "| align-box-corner | 1 | 50 ± 37 [41] · 50 solved (3 runs, 1 failed) | - |" in markdown_table(report)
 
 
 def test_finished_only_tabulates_what_was_evaluated_and_trains_nothing(tiny_bench):
@@ -144,6 +174,7 @@ def test_published_numbers_are_looked_up_by_task_agent_and_demos():
     (["--agents", "eq,fancy"], "--agents takes eq and/or base"),
     (["--demos", "1,ten"], "--demos takes comma-separated whole numbers"),
     (["--steps", "0"], "must be at least 1"),
+    (["--runs", "0"], "must be at least 1"),
 ])
 def test_the_cli_refuses_bad_arguments(tmp_path, capsys, args, message):
     assert main(["bench", "transporter", "--out", str(tmp_path), *args]) == 2

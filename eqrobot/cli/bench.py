@@ -27,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--agents", default="eq,base", help="comma-separated agents (default: eq,base)")
     t.add_argument("--steps", type=int, default=1000, help="training steps per run")
     t.add_argument("--episodes", type=int, default=100, help="test episodes per run")
+    t.add_argument("--runs", type=int, default=1,
+                   help="training runs per cell (default 1); run r > 0 draws its demonstrations at random "
+                        "(seed r) from the first 10 and trains with seed r; the table shows mean ± std")
     t.add_argument("--finished-only", action="store_true",
                    help="train nothing: tabulate the runs already evaluated under --out (others show as -)")
 
@@ -68,10 +71,10 @@ def _run_transporter(args: argparse.Namespace) -> int:
         demos = tuple(int(n) for n in args.demos.split(","))
     except ValueError as e:
         raise CliError(f"--demos takes comma-separated whole numbers, got {args.demos}") from e
-    if min(demos) < 1 or args.steps < 1 or args.episodes < 1:
-        raise CliError("--demos, --steps and --episodes must be at least 1")
+    if min(demos) < 1 or args.steps < 1 or args.episodes < 1 or args.runs < 1:
+        raise CliError("--demos, --steps, --episodes and --runs must be at least 1")
     cfg = BenchConfig(tasks=tasks, demos=demos, agents=agents, steps=args.steps, episodes=args.episodes,
-                      finished_only=args.finished_only)
+                      runs=args.runs, finished_only=args.finished_only)
     run_benchmark(args.out, cfg, machine_description("escnn"))
     print((Path(args.out) / "transporter.md").read_text())
     print(f"wrote {args.out}/transporter.json, transporter.md, transporter.png")

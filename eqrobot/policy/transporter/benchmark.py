@@ -3,9 +3,11 @@ demonstrations from the oracle on train seeds, both agents trained on 1, 10, ...
 success over test seeds, beside the published Transporter and Equivariant Transporter
 numbers; plus inference latency per action and the oracle's episode throughput.
 
-Every run keeps its folder (``runs/<task>-<agent>-<demos>``: weights, history, ``eval.json``),
-so an interrupted benchmark picks up where it stopped; a run that fails is recorded with its
-error and the others go on.
+Every run keeps its folder (``runs/<task>-<agent>-<demos>[-run<r>]``: weights, history,
+``eval.json``), so an interrupted benchmark picks up where it stopped; a run that fails is
+recorded with its error and the others go on. With several training runs per cell (Ravens'
+``n_runs``) the table shows their mean and spread: few-demo cells vary from run to run with the
+demonstration drawn and the training seed.
 """
 
 from __future__ import annotations
@@ -48,6 +50,21 @@ class BenchConfig:
     latency_repeats: int = 20
     finished_only: bool = False  # only tabulate runs already evaluated (no training)
     oracle_episodes: int = 20  # the oracle's success (ceiling) and speed, first test episodes
+    runs: int = 1  # training runs per cell; the table shows their mean
+    demo_pool: int = 10  # runs after the first draw their demonstrations from this many
+
+
+def run_name(task: str, agent: str, demos: int, run: int = 0) -> str:
+    return f"{task}-{agent}-{demos}" + (f"-run{run}" if run else "")
+
+
+def demos_of_run(run: int, demos: int, pool: int) -> tuple[int, ...] | None:
+    """The demonstrations (indices) training run ``run`` learns from: run 0 the first ``demos``
+    (None), as a single-run table always did; a later run ``demos`` of the first ``pool`` drawn
+    with seed ``run``, as Ravens' train.py draws each run's demonstrations from its set."""
+    if run == 0 or demos >= pool:
+        return None
+    return tuple(sorted(int(i) for i in np.random.default_rng(run).choice(pool, demos, replace=False)))
 
 
 def published(task: str, agent: str, demos: int) -> float | None:
@@ -56,21 +73,24 @@ def published(task: str, agent: str, demos: int) -> float | None:
     return PUBLISHED[task][agent][PUBLISHED_DEMOS.index(demos)]
 
 
-def run_one(root: Path, task: str, agent: str, demos: int, cfg: BenchConfig) -> dict:
-    """Train (or resume) one agent on the first ``demos`` demonstrations and evaluate it."""
+def run_one(root: Path, task: str, agent: str, demos: int, cfg: BenchConfig, run: int = 0) -> dict:
+    """Train (or resume) one agent on ``demos`` demonstrations (``demos_of_run``), with seed
+    ``cfg.seed + run``, and evaluate it."""
     from eqrobot.policy.transporter.evaluate import evaluate
     from eqrobot.policy.transporter.train import TrainConfig, train
     from eqrobot.sim.tasks.ravens_score import VERSION as RAVENS_SCORE_VERSION
 
-    run = root / "runs" / f"{task}-{agent}-{demos}"
-    result_path = run / "eval.json"
+    folder = root / "runs" / run_name(task, agent, demos, run)
+    result_path = folder / "eval.json"
     previous = json.loads(result_path.read_text()) if result_path.is_file() else None
-    weights = run / "transporter.safetensors"
+    weights = folder / "transporter.safetensors"
     if previous is not None and not weights.is_file():
         return previous
     start = time.perf_counter()
+    chosen = demos_of_run(run, demos, cfg.demo_pool)
     if not weights.is_file():
-        train(root / "data" / task, run, TrainConfig(steps=cfg.steps, seed=cfg.seed, demos=demos),
+        train(root / "data" / task, folder,
+              TrainConfig(steps=cfg.steps, seed=cfg.seed + run, demos=demos, episodes=chosen),
               TransporterConfig(agent=agent), task=task)
     steps, train_s = (previous["steps"], previous["train_s"]) if previous else (cfg.steps, time.perf_counter() - start)
     trained = TransporterAgent.load(weights, device="cpu")
@@ -79,7 +99,8 @@ def run_one(root: Path, task: str, agent: str, demos: int, cfg: BenchConfig) -> 
     if (previous is not None and previous.get("place_turns") == len(trained.angles)
             and previous.get("ravens_score_version", 1) == RAVENS_SCORE_VERSION):
         return previous
-    result = {"task": task, "agent": agent, "demos": demos, "steps": steps, "train_s": train_s,
+    result = {"task": task, "agent": agent, "demos": demos, "run": run,
+              "demo_episodes": list(chosen or range(demos)), "steps": steps, "train_s": train_s,
               "place_turns": len(trained.angles), **evaluate(trained, task, cfg.episodes)}
     atomic_write_json(result_path, result)
     return result
@@ -142,19 +163,21 @@ def run_benchmark(out_dir, cfg: BenchConfig | None = None, machine: str = "") ->
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     report = {"machine": machine, "config": asdict(cfg), "runs": []}
+    pool = max(*cfg.demos, cfg.demo_pool if cfg.runs > 1 else 0)
     for task in () if cfg.finished_only else cfg.tasks:
-        collect(task, max(cfg.demos), root / "data" / task, "train")
-    jobs = [(t, a, n) for t in cfg.tasks for n in cfg.demos for a in cfg.agents]
-    for task, agent, demos in progress(jobs, desc="transporter benchmark", unit="run"):
-        result_path = root / "runs" / f"{task}-{agent}-{demos}" / "eval.json"
+        collect(task, pool, root / "data" / task, "train")
+    jobs = [(t, a, n, r) for t in cfg.tasks for n in cfg.demos for a in cfg.agents for r in range(cfg.runs)]
+    for task, agent, demos, run in progress(jobs, desc="transporter benchmark", unit="run"):
+        result_path = root / "runs" / run_name(task, agent, demos, run) / "eval.json"
         if cfg.finished_only:
             if result_path.is_file():  # as evaluated, even with other place angles: nothing is computed
                 report["runs"].append(json.loads(result_path.read_text()))
             continue
         try:
-            report["runs"].append(run_one(root, task, agent, demos, cfg))
+            report["runs"].append(run_one(root, task, agent, demos, cfg, run))
         except Exception as e:  # noqa: BLE001 - one failed run is recorded, the table goes on
-            report["runs"].append({"task": task, "agent": agent, "demos": demos, "error": f"{type(e).__name__}: {e}"})
+            report["runs"].append({"task": task, "agent": agent, "demos": demos, "run": run,
+                                   "error": f"{type(e).__name__}: {e}"})
     oracle = {task: oracle_runs(task, cfg.oracle_episodes) for task in cfg.tasks}
     report["oracle_success"] = {task: rate for task, (rate, _) in oracle.items()}
     report["oracle_episodes_per_s"] = {task: speed for task, (_, speed) in oracle.items()}
@@ -195,14 +218,15 @@ def markdown_table(report: dict) -> str:
              "report as task success, kept as Ravens keeps it (its x-y-yaw pose test, goal steps such as a "
              "pyramid's rows kept once finished, an episode over at reward 1; packing-boxes by the share of the "
              "boxes inside the container) (published numbers in brackets); 'solved': % of episodes completed "
-             "by our own test (also height). "
+             "by our own test (also height). A cell of several training runs ('3 runs': run r > 0 drew "
+             "its demonstrations at random with seed r and trained with seed r) shows their mean ± std. "
              f"Oracle: the scripted expert's solved % on the first {cfg['oracle_episodes']} of those episodes.", "",
              "| task | demos | " + " | ".join(AGENT_NAMES[a] for a in cfg["agents"]) + " | oracle |",
              "|---|---|" + "---|" * (len(cfg["agents"]) + 1)]
-    runs = {(r["task"], r["agent"], r["demos"]): r for r in report["runs"]}
+    runs = runs_per_cell(report["runs"])
     for task in cfg["tasks"]:
         for demos in cfg["demos"]:
-            cells = [_cell(runs.get((task, agent, demos)), published(task, agent, demos), cfg["episodes"],
+            cells = [_cell(runs.get((task, agent, demos), []), published(task, agent, demos), cfg["episodes"],
                            cfg["steps"]) for agent in cfg["agents"]]
             oracle = report.get("oracle_success", {}).get(task)
             cells.append("-" if oracle is None else f"{100 * oracle:.0f}")
@@ -215,21 +239,38 @@ def markdown_table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cell(run: dict | None, paper: float | None, episodes: int, steps: int) -> str:
+def runs_per_cell(runs: list[dict]) -> dict[tuple[str, str, int], list[dict]]:
+    """The runs of each (task, agent, demos) cell, in run order."""
+    cells: dict[tuple[str, str, int], list[dict]] = {}
+    for r in sorted(runs, key=lambda r: r.get("run", 0)):
+        cells.setdefault((r["task"], r["agent"], r["demos"]), []).append(r)
+    return cells
+
+
+def _cell(runs: list[dict], paper: float | None, episodes: int, steps: int) -> str:
     ref = f" [{paper:g}]" if paper is not None else ""
-    if run is None:
+    done = [r for r in runs if "error" not in r]
+    if not runs:
         return "-" + ref
-    if "error" in run:
+    if not done:
         return "failed" + ref
+    run = done[0]
     # a run kept from an earlier benchmark with another budget or other place angles says so
-    notes = [f"{run['episodes']} episodes"] if run["episodes"] != episodes else []
+    notes = [f"{len(done)} runs"] if len(done) > 1 else []
+    if len(done) < len(runs):
+        notes.append(f"{len(runs) - len(done)} failed")
+    if run["episodes"] != episodes:
+        notes.append(f"{run['episodes']} episodes")
     if run.get("steps", steps) != steps:
         notes.append(f"{run['steps']} steps")
     turns = run.get("place_turns", TransporterConfig().rotations)  # recorded since acting tries more than the bins
     if turns != ANGLES_PER_BIN * TransporterConfig().rotations:
         notes.append(f"{turns} place angles")
     budget = f" ({', '.join(notes)})" if notes else ""
-    return f"{score(run):.0f}{ref} · {100 * run['success_rate']:.0f} solved{budget}"
+    scores = [score(r) for r in done]
+    spread = f" ± {np.std(scores):.0f}" if len(done) > 1 else ""
+    solved = 100 * np.mean([r["success_rate"] for r in done])
+    return f"{np.mean(scores):.0f}{spread}{ref} · {solved:.0f} solved{budget}"
 
 
 def score(run: dict) -> float:
@@ -246,18 +287,21 @@ def plot_report(report: dict, path) -> None:
     import matplotlib.pyplot as plt
 
     cfg = report["config"]
-    runs = {(r["task"], r["agent"], r["demos"]): r for r in report["runs"] if "error" not in r}
+    runs = runs_per_cell([r for r in report["runs"] if "error" not in r])
     columns = [(t, n) for t in cfg["tasks"] for n in cfg["demos"]]
     bars = [(a, src) for a in cfg["agents"] for src in ("ours", "published")]
     width = 0.8 / len(bars)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(columns)), 4.2))
     for i, (agent, src) in enumerate(bars):
+        spread = None
         if src == "ours":
-            values = [score(runs[(t, agent, n)]) if (t, agent, n) in runs else np.nan for t, n in columns]
+            scores = [[score(r) for r in runs.get((t, agent, n), [])] for t, n in columns]
+            values = [np.mean(s) if s else np.nan for s in scores]
+            spread = [np.std(s) if len(s) > 1 else 0.0 for s in scores]
         else:
             values = [published(t, agent, n) or np.nan for t, n in columns]
-        ax.bar(np.arange(len(columns)) + i * width, values, width, label=f"{AGENT_NAMES[agent]} ({src})",
-               alpha=1.0 if src == "ours" else 0.45)
+        ax.bar(np.arange(len(columns)) + i * width, values, width, yerr=spread, capsize=2,
+               label=f"{AGENT_NAMES[agent]} ({src})", alpha=1.0 if src == "ours" else 0.45)
     ax.set_xticks(np.arange(len(columns)) + 0.4 - width / 2)
     ax.set_xticklabels([f"{t}\n{n} demo{'s' if n > 1 else ''}" for t, n in columns], fontsize=7)
     ax.set(ylabel="score (mean episode reward, %)", ylim=(0, 105), title="pick and place, test episodes")

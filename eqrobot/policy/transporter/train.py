@@ -49,6 +49,7 @@ class TrainConfig:
     seed: int = 0
     augment: bool = True
     demos: int | None = None  # use the first N episodes of the folder (all by default)
+    episodes: tuple[int, ...] | None = None  # or these (indices among the folder's readable episodes)
     checkpoint_every: int = 100
     validate_every: int = 0  # steps between simulator validations (0: none)
     val_episodes: int = 10
@@ -63,13 +64,18 @@ class Example:
     episode: int = 0  # which demonstration it comes from
 
 
-def load_examples(folder: str | Path, rotations: int, demos: int | None = None) -> tuple[list[Example], Workspace]:
-    """One example per demonstrated action of the first ``demos`` readable episodes (each
-    example knows its episode: ``Example.episode``)."""
-    examples, workspace = [], None
+def load_examples(folder: str | Path, rotations: int, demos: int | None = None,
+                  chosen: tuple[int, ...] | None = None) -> tuple[list[Example], Workspace]:
+    """One example per demonstrated action of the first ``demos`` readable episodes, or of the
+    ``chosen`` ones (indices among the readable episodes); each example knows its episode
+    (``Example.episode``)."""
+    examples, workspace, found = [], None, 0
     for i, episode in enumerate(iter_episodes(folder)):
-        if demos is not None and i >= demos:
+        found = i + 1
+        if chosen is None and demos is not None and i >= demos:
             break
+        if chosen is not None and i not in chosen:
+            continue
         ws = Workspace(tuple(map(tuple, episode.bounds)), float(episode.pixel_size))
         if workspace is not None and ws != workspace:
             raise ValueError(f"{folder}: episodes with different workspaces ({workspace} and {ws})")
@@ -80,6 +86,9 @@ def load_examples(folder: str | Path, rotations: int, demos: int | None = None) 
                                     torch.as_tensor(ws.xy_to_pixel(episode.pick[t, :2])),
                                     torch.as_tensor(ws.xy_to_pixel(episode.place[t, :2])),
                                     int(round(turn / (2 * math.pi / rotations))) % rotations, i))
+    if chosen is not None and not set(chosen) <= set(range(found)):
+        raise ValueError(f"{folder}: episodes {sorted(set(chosen) - set(range(found)))} asked for, "
+                         f"{found} readable episodes there")
     if not examples:
         raise ValueError(f"{folder}: no readable episodes")
     return examples, workspace
@@ -122,7 +131,7 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig | None = None,
     out.mkdir(parents=True, exist_ok=True)
     cfg = cfg or TrainConfig()
     model_cfg = model_cfg or TransporterConfig()
-    examples, workspace = load_examples(data, model_cfg.rotations, cfg.demos)
+    examples, workspace = load_examples(data, model_cfg.rotations, cfg.demos, cfg.episodes)
     demos = len({e.episode for e in examples})
     torch.manual_seed(cfg.seed)
     model = Transporter(model_cfg)

@@ -87,17 +87,19 @@ def shortest_turn(start: float, end: float, symmetry: float = 2 * np.pi) -> floa
     return float(turn - symmetry * np.round(turn / symmetry))
 
 
-def near(T: np.ndarray, target: np.ndarray, symmetry: float, planar: bool = False) -> bool:
-    """Whether pose ``T`` is within the success tolerance of ``target``: in 3D, or with ``planar``
-    in x and y only, as Ravens' pose test (a block resting on a fixture's rim above its slot passes it)."""
+def near(T: np.ndarray, target: np.ndarray, symmetry: float, planar: bool = False,
+         tolerance: float = POSITION_TOLERANCE) -> bool:
+    """Whether pose ``T`` is within ``tolerance`` (metres) and 15 deg of ``target``: in 3D, or with
+    ``planar`` in x and y only, as Ravens' pose test (a block resting on a fixture's rim above its slot passes it)."""
     axes = 2 if planar else 3
-    close = np.linalg.norm(T[:axes, 3] - target[:axes, 3]) < POSITION_TOLERANCE
+    close = np.linalg.norm(T[:axes, 3] - target[:axes, 3]) < tolerance
     return bool(close and yaw_difference(yaw_of(T), yaw_of(target), symmetry) < YAW_TOLERANCE)
 
 
 class Task:
     name = "task"
     max_steps = 10  # pick-and-place actions an episode may take (the env's time limit)
+    position_tolerance = POSITION_TOLERANCE  # Ravens' pos_eps: its tasks keep 1 cm but place-red-in-green
 
     def __init__(self) -> None:
         self.goals: list[Goal] = []
@@ -115,7 +117,7 @@ class Task:
 
     def at_target(self, world, body: int, goal: Goal, planar: bool = False) -> bool:
         T = world.pose_of(body)
-        return any(near(T, target, goal.symmetry, planar) for target in goal.targets)
+        return any(near(T, target, goal.symmetry, planar, self.position_tolerance) for target in goal.targets)
 
     def reward(self, world) -> float:
         """Partial credit: the weights of the goals met, in [0, 1]."""
@@ -135,18 +137,22 @@ class Task:
 
     def oracle(self, world) -> tuple[np.ndarray, np.ndarray]:
         """``(pick, place)`` tip poses that move a body onto the first unmet goal's target (of
-        its targets, the one the shortest turn its symmetry allows reaches), turning it that
-        way: the goal's own body, or one alike when that one already meets another goal."""
+        its targets not holding a body that meets another goal, the one the shortest turn its
+        symmetry allows reaches, the first of those), turning it that way: the goal's own body,
+        or one alike when that one already meets another goal."""
         goal = next((g for g in self.goals if not self.achieved(world, g)), self.goals[-1])
-        taken = {self.meeting(world, g) for g in self.goals if g is not goal}
+        taken = {self.meeting(world, g) for g in self.goals if g is not goal} - {None}
         body = next((b for b in goal.candidates if b not in taken), goal.body)
         T = world.pose_of(body)
         grasp_xyz = (T @ np.append(goal.pick_offset, 1.0))[:3]
         pick = planar_pose(*grasp_xyz, yaw_of(T))
-        turns = [shortest_turn(yaw_of(T), yaw_of(target), goal.symmetry) for target in goal.targets]
-        nearest = int(np.argmin(np.abs(turns)))  # the first of equals: ``target`` when it is alone
-        target = goal.targets[nearest].copy()
-        target[:3, :3] = rot_z(yaw_of(T) + turns[nearest])
+        filled = [world.pose_of(b)[:2, 3] for b in taken]
+        free = [t for t in goal.targets
+                if not any(np.linalg.norm(t[:2, 3] - xy) < self.position_tolerance for xy in filled)] or goal.targets
+        turns = np.abs([shortest_turn(yaw_of(T), yaw_of(t), goal.symmetry) for t in free])
+        nearest = int(np.flatnonzero(turns <= turns.min() + ANY_YAW)[0])  # ``target`` when it is free
+        target = free[nearest].copy()
+        target[:3, :3] = rot_z(yaw_of(T) + shortest_turn(yaw_of(T), yaw_of(free[nearest]), goal.symmetry))
         # The body rides rigidly on the tool: where the tip must be when the body is at its target.
         place = compose(target, invert(T), pick)
         return _tip(pick), _tip(place)

@@ -1,18 +1,23 @@
-"""Place red in green: put every red block into a green bowl, one block per bowl (Ravens'
-place-red-in-green, with up to two distractor blocks and bowls of other colours)."""
+"""Place red in green: put every red block into a green bowl (Ravens' place-red-in-green, as
+Ravens builds it: one to three green bowls, one red block per bowl at most, ten distractor
+blocks and bowls of the other colours, ten actions, and a block counts anywhere in a bowl)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from eqrobot.geometry.heightmap import RAVENS_BOUNDS
 from eqrobot.sim import assets
-from eqrobot.sim.tasks.base import ANY_YAW, Goal, Task, planar_pose, random_free_poses
+from eqrobot.sim.tasks.base import ANY_YAW, Goal, Task, planar_pose
 
 BLOCK = 0.04  # cube edge
 BOWL_RADIUS, BOWL_HEIGHT, BOWL_WALL = 0.06, 0.03, 0.004
-MAX_RED, MAX_DISTRACTORS = 2, 2
-# Centre to centre: bowls never touch and a block never starts in or against a bowl.
-CLEARANCE = 2 * BOWL_RADIUS + 0.02
+MAX_BOWLS, DISTRACTORS = 3, 10
+GAP = 0.005  # between any two objects' footprints at the start
+FOOTPRINT = {"bowl": BOWL_RADIUS + GAP / 2, "block": BLOCK / np.sqrt(2) + GAP / 2}  # radii of their circles
+MARGIN = 0.08  # object centres this far inside the workspace's edges, where the arm reaches well
+DISTRACTOR_COLOURS = {kind: [c for c in assets.COLORS if c != excluded]
+                      for kind, excluded in (("block", "red"), ("bowl", "green"))}
 
 
 def bowl_origin_height() -> float:
@@ -31,21 +36,44 @@ def seat_in(bowl_pose: np.ndarray) -> np.ndarray:
 
 class PlaceRedInGreen(Task):
     name = "place-red-in-green"
-    max_steps = MAX_RED + 2  # the time limit registered for gymnasium; reset sets this episode's own
+    max_steps = 10  # Ravens' time limit for this task
+    # Ravens' pos_eps here: a block counts anywhere in a bowl (its centre rests at most
+    # BOWL_RADIUS - BOWL_WALL - BLOCK / 2 = 3.6 cm from the bowl's).
+    position_tolerance = 0.05
 
     def reset(self, world, rng: np.random.Generator) -> None:
-        n_red = int(rng.integers(1, MAX_RED + 1))
-        n_distractors = int(rng.integers(0, MAX_DISTRACTORS + 1))
-        poses = random_free_poses(rng, 2 * n_red + n_distractors, CLEARANCE)
-        bowls = [add_bowl(world, pose, assets.COLORS["green"]) for pose in poses[:n_red]]
-        red_blocks = tuple(add_block(world, pose, assets.COLORS["red"]) for pose in poses[n_red:2 * n_red])
-        for pose in poses[2 * n_red:]:
-            add_distractor(world, pose, rng)
+        n_bowls = int(rng.integers(1, MAX_BOWLS + 1))
+        n_red = int(rng.integers(1, n_bowls + 1))
+        kinds = ["bowl"] * n_bowls + ["block"] * n_red + [str(k) for k in rng.choice(["block", "bowl"], DISTRACTORS)]
+        poses = scatter(rng, [FOOTPRINT[k] for k in kinds])
+        bowls = [add_bowl(world, pose, assets.COLORS["green"]) for pose in poses[:n_bowls]]
+        red_blocks = [add_block(world, pose, assets.COLORS["red"]) for pose in poses[n_bowls:n_bowls + n_red]]
+        for i, (kind, pose) in enumerate(zip(kinds[n_bowls + n_red:], poses[n_bowls + n_red:], strict=True)):
+            # Ravens goes through the other colours in turn, so every one of them shows up.
+            colour = assets.COLORS[DISTRACTOR_COLOURS[kind][i % len(DISTRACTOR_COLOURS[kind])]]
+            (add_block if kind == "block" else add_bowl)(world, pose, colour)
+        seats = [seat_in(world.pose_of(bowl)) for bowl in bowls]
         top = np.array([0.0, 0.0, BLOCK / 2])
-        # Red blocks look alike: any of them in a bowl meets that bowl's goal (as in Ravens).
-        self.goals = [Goal(block, seat_in(world.pose_of(bowl)), top, ANY_YAW, 1.0, alike=red_blocks)
-                      for block, bowl in zip(red_blocks, bowls, strict=True)]
-        self.max_steps = n_red + 2  # one action per red block, two more for a block that bounced out
+        # Red block i in any green bowl (as in Ravens); the oracle takes bowl i, or a free one.
+        self.goals = [Goal(block, seats[i], top, ANY_YAW, 1.0, alternatives=tuple(seats[:i] + seats[i + 1:]))
+                      for i, block in enumerate(red_blocks)]
+
+
+def scatter(rng: np.random.Generator, radii: list[float], bounds=RAVENS_BOUNDS,
+            attempts: int = 20_000) -> list[np.ndarray]:
+    """Random (x, y, yaw) for objects whose footprints are circles of ``radii``, placed in order,
+    none overlapping another, centres ``MARGIN`` inside the workspace."""
+    (x0, x1), (y0, y1), _ = bounds
+    poses: list[np.ndarray] = []
+    for _ in range(attempts):
+        candidate = np.array([rng.uniform(x0 + MARGIN, x1 - MARGIN), rng.uniform(y0 + MARGIN, y1 - MARGIN),
+                              rng.uniform(-np.pi, np.pi)])
+        r = radii[len(poses)]
+        if all(np.linalg.norm(candidate[:2] - q[:2]) >= r + radii[j] for j, q in enumerate(poses)):
+            poses.append(candidate)
+            if len(poses) == len(radii):
+                return poses
+    raise RuntimeError(f"could not place {len(radii)} objects apart in the workspace")
 
 
 def add_block(world, pose: np.ndarray, rgba) -> int:
@@ -54,15 +82,7 @@ def add_block(world, pose: np.ndarray, rgba) -> int:
 
 
 def add_bowl(world, pose: np.ndarray, rgba) -> int:
-    """A static bowl (Ravens fixes them too): a goal's target stays where the bowl is."""
+    """A static bowl (Ravens fixes its green ones): a goal's target stays where the bowl is."""
     x, y, yaw = pose
     urdf = assets.bowl(BOWL_RADIUS, BOWL_HEIGHT, BOWL_WALL, rgba, mass=0.0)
     return assets.load(world.client, urdf, planar_pose(x, y, bowl_origin_height(), yaw), fixed=True)
-
-
-def add_distractor(world, pose: np.ndarray, rng: np.random.Generator) -> int:
-    """A block of any colour but red or a bowl of any colour but green, so neither counts."""
-    is_block = rng.random() < 0.5
-    excluded = "red" if is_block else "green"
-    colour = assets.COLORS[str(rng.choice([c for c in assets.COLORS if c != excluded]))]
-    return add_block(world, pose, colour) if is_block else add_bowl(world, pose, colour)

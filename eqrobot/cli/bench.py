@@ -6,6 +6,7 @@ examples:
   eqrobot bench registration --out /tmp/b --pairs 20
   eqrobot bench transporter --out bench/transporter  # resumable: finished runs are kept
   eqrobot bench transporter --out /tmp/t --tasks block-insertion --demos 1 --agents eq --steps 200 --episodes 10
+  eqrobot bench transporter --out bench/red --tasks place-red-in-green --demos 1 --runs 3 --steps 500 --episodes 50
 """
 
 from __future__ import annotations

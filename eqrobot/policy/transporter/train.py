@@ -86,9 +86,9 @@ def load_examples(folder: str | Path, rotations: int, demos: int | None = None,
                                     torch.as_tensor(ws.xy_to_pixel(episode.pick[t, :2])),
                                     torch.as_tensor(ws.xy_to_pixel(episode.place[t, :2])),
                                     int(round(turn / (2 * math.pi / rotations))) % rotations, i))
-    if chosen is not None and not set(chosen) <= set(range(found)):
-        raise ValueError(f"{folder}: episodes {sorted(set(chosen) - set(range(found)))} asked for, "
-                         f"{found} readable episodes there")
+    missing = sorted(i for i in chosen or () if not 0 <= i < found)
+    if missing:
+        raise ValueError(f"{folder}: episodes {missing} asked for, {found} readable episodes there")
     if not examples:
         raise ValueError(f"{folder}: no readable episodes")
     return examples, workspace

@@ -52,19 +52,22 @@ class Goal:
 
 
 def random_free_poses(rng: np.random.Generator, n: int, clearance: float, bounds=RAVENS_BOUNDS,
-                      margin: float = 0.08, attempts: int = 1000) -> list[np.ndarray]:
+                      margin: float = 0.08, attempts: int = 1000, radii=None) -> list[np.ndarray]:
     """``n`` random (x, y, yaw) in the workspace, ``margin`` inside its edges and at least
-    ``clearance`` apart (centre to centre)."""
+    ``clearance`` apart (centre to centre); or, given ``radii`` (one per object, placed in
+    order), objects whose circular footprints of those radii do not overlap."""
+    radii = [clearance / 2] * n if radii is None else list(radii)
     (x0, x1), (y0, y1), _ = bounds
     poses: list[np.ndarray] = []
     for _ in range(attempts):
         candidate = np.array([rng.uniform(x0 + margin, x1 - margin), rng.uniform(y0 + margin, y1 - margin),
                               rng.uniform(-np.pi, np.pi)])
-        if all(np.linalg.norm(candidate[:2] - q[:2]) >= clearance for q in poses):
+        r = radii[len(poses)]
+        if all(np.linalg.norm(candidate[:2] - q[:2]) >= r + radii[j] for j, q in enumerate(poses)):
             poses.append(candidate)
-            if len(poses) == n:
+            if len(poses) == len(radii):
                 return poses
-    raise RuntimeError(f"could not place {n} objects {clearance} m apart in the workspace")
+    raise RuntimeError(f"could not place {len(radii)} objects apart in the workspace")
 
 
 def planar_pose(x: float, y: float, z: float, yaw: float) -> np.ndarray:
@@ -149,10 +152,10 @@ class Task:
         filled = [world.pose_of(b)[:2, 3] for b in taken]
         free = [t for t in goal.targets
                 if not any(np.linalg.norm(t[:2, 3] - xy) < self.position_tolerance for xy in filled)] or goal.targets
-        turns = np.abs([shortest_turn(yaw_of(T), yaw_of(t), goal.symmetry) for t in free])
-        nearest = int(np.flatnonzero(turns <= turns.min() + ANY_YAW)[0])  # ``target`` when it is free
+        turns = np.array([shortest_turn(yaw_of(T), yaw_of(t), goal.symmetry) for t in free])
+        nearest = int(np.flatnonzero(np.abs(turns) <= np.abs(turns).min() + ANY_YAW)[0])  # ``target`` when free
         target = free[nearest].copy()
-        target[:3, :3] = rot_z(yaw_of(T) + shortest_turn(yaw_of(T), yaw_of(free[nearest]), goal.symmetry))
+        target[:3, :3] = rot_z(yaw_of(T) + turns[nearest])
         # The body rides rigidly on the tool: where the tip must be when the body is at its target.
         place = compose(target, invert(T), pick)
         return _tip(pick), _tip(place)

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from eqrobot.geometry.heightmap import RAVENS_BOUNDS
 from eqrobot.sim import assets
-from eqrobot.sim.tasks.base import ANY_YAW, Goal, Task, planar_pose
+from eqrobot.sim.tasks.base import ANY_YAW, Goal, Task, planar_pose, random_free_poses
 
 BLOCK = 0.04  # cube edge
 BOWL_RADIUS, BOWL_HEIGHT, BOWL_WALL = 0.06, 0.03, 0.004
 MAX_BOWLS, DISTRACTORS = 3, 10
 GAP = 0.005  # between any two objects' footprints at the start
 FOOTPRINT = {"bowl": BOWL_RADIUS + GAP / 2, "block": BLOCK / np.sqrt(2) + GAP / 2}  # radii of their circles
-MARGIN = 0.08  # object centres this far inside the workspace's edges, where the arm reaches well
 DISTRACTOR_COLOURS = {kind: [c for c in assets.COLORS if c != excluded]
                       for kind, excluded in (("block", "red"), ("bowl", "green"))}
 
@@ -45,7 +43,7 @@ class PlaceRedInGreen(Task):
         n_bowls = int(rng.integers(1, MAX_BOWLS + 1))
         n_red = int(rng.integers(1, n_bowls + 1))
         kinds = ["bowl"] * n_bowls + ["block"] * n_red + [str(k) for k in rng.choice(["block", "bowl"], DISTRACTORS)]
-        poses = scatter(rng, [FOOTPRINT[k] for k in kinds])
+        poses = random_free_poses(rng, len(kinds), 0.0, attempts=20_000, radii=[FOOTPRINT[k] for k in kinds])
         bowls = [add_bowl(world, pose, assets.COLORS["green"]) for pose in poses[:n_bowls]]
         red_blocks = [add_block(world, pose, assets.COLORS["red"]) for pose in poses[n_bowls:n_bowls + n_red]]
         for i, (kind, pose) in enumerate(zip(kinds[n_bowls + n_red:], poses[n_bowls + n_red:], strict=True)):
@@ -57,23 +55,6 @@ class PlaceRedInGreen(Task):
         # Red block i in any green bowl (as in Ravens); the oracle takes bowl i, or a free one.
         self.goals = [Goal(block, seats[i], top, ANY_YAW, 1.0, alternatives=tuple(seats[:i] + seats[i + 1:]))
                       for i, block in enumerate(red_blocks)]
-
-
-def scatter(rng: np.random.Generator, radii: list[float], bounds=RAVENS_BOUNDS,
-            attempts: int = 20_000) -> list[np.ndarray]:
-    """Random (x, y, yaw) for objects whose footprints are circles of ``radii``, placed in order,
-    none overlapping another, centres ``MARGIN`` inside the workspace."""
-    (x0, x1), (y0, y1), _ = bounds
-    poses: list[np.ndarray] = []
-    for _ in range(attempts):
-        candidate = np.array([rng.uniform(x0 + MARGIN, x1 - MARGIN), rng.uniform(y0 + MARGIN, y1 - MARGIN),
-                              rng.uniform(-np.pi, np.pi)])
-        r = radii[len(poses)]
-        if all(np.linalg.norm(candidate[:2] - q[:2]) >= r + radii[j] for j, q in enumerate(poses)):
-            poses.append(candidate)
-            if len(poses) == len(radii):
-                return poses
-    raise RuntimeError(f"could not place {len(radii)} objects apart in the workspace")
 
 
 def add_block(world, pose: np.ndarray, rgba) -> int:

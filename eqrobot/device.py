@@ -13,6 +13,10 @@ from dataclasses import dataclass
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
+class DeviceUnavailable(RuntimeError):
+    """A GPU was asked for by name and none is usable (the CLI prints it as an error)."""
+
+
 @dataclass(frozen=True)
 class DeviceChoice:
     """The torch device to use and, when it differs from what was asked, why."""
@@ -24,7 +28,7 @@ class DeviceChoice:
 def resolve_device(spec: str = "auto") -> DeviceChoice:
     """``auto`` -> ``cuda`` when a GPU is usable, else ``cpu`` (with a note saying so).
 
-    ``cuda`` / ``cuda:N`` when no GPU is usable raises ``RuntimeError``: asking for a
+    ``cuda`` / ``cuda:N`` when no GPU is usable raises ``DeviceUnavailable``: asking for a
     GPU explicitly and silently getting a CPU would hide a broken install.
     """
     import torch
@@ -39,7 +43,7 @@ def resolve_device(spec: str = "auto") -> DeviceChoice:
         return DeviceChoice("cuda" if base == "auto" else spec)
     if base == "auto":
         return DeviceChoice("cpu", "device 'auto': no CUDA device available, using CPU")
-    raise RuntimeError(
+    raise DeviceUnavailable(
         f"device '{spec}' requested but CUDA is not available "
         f"(torch {torch.__version__}, built with CUDA: {torch.version.cuda or 'no'}); use 'auto' or 'cpu'")
 

@@ -99,6 +99,20 @@ def test_one_demonstration_is_learned(trained):
     assert (out / "training.png").is_file() and (out / "history.json").is_file()
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_the_gpu_learns_the_demonstration_and_loads_on_the_cpu(tmp_path):
+    write_episode(tmp_path / "demos" / "000000.npz", demo_episode())
+    weights = train(tmp_path / "demos", tmp_path / "run", TrainConfig(steps=120, lr=2e-3, augment=False,
+                                                                      checkpoint_every=60, device="cuda"), TINY_EQ)
+    color, height = block_scene((12, 14), (18, 46))
+    on_cpu = TransporterAgent.load(weights, device="cpu").act({"color": color, "height": height})
+    on_gpu = TransporterAgent.load(weights, device="cuda").act({"color": color, "height": height})
+    np.testing.assert_allclose(on_cpu["pick"][:2], SMALL.pixel_to_xy(np.array([12, 14])), atol=SMALL.pixel_size)
+    np.testing.assert_allclose(on_cpu["place"][:2], SMALL.pixel_to_xy(np.array([18, 46])), atol=2 * SMALL.pixel_size)
+    for key in ("pick", "place"):
+        np.testing.assert_allclose(on_gpu[key], on_cpu[key], atol=1e-6)
+
+
 def test_training_resumes_where_it_stopped(trained, capsys):
     _, out, data, config = trained
     weights = train(data, out, TrainConfig(steps=130, lr=2e-3, augment=False, checkpoint_every=60), config)
@@ -207,3 +221,16 @@ def test_the_pick_gain_scales_the_pick_scores_only():
     torch.testing.assert_close(gained.place_logits(scene, pick), plain.place_logits(scene, pick))
     with pytest.raises(ValueError, match="pick_gain must be positive"):
         replace(TINY, pick_gain=0.0)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_asking_for_a_gpu_where_there_is_none_is_a_clear_error(command, tmp_path, capsys):
+    from eqrobot.cli.main import main
+
+    write_episode(tmp_path / "demos" / "000000.npz", demo_episode())
+    args = {"train": ["--data", str(tmp_path / "demos"), "--out", str(tmp_path / "run")],
+            "eval": ["--task", "block-insertion", "--ckpt", "models/transporter/block-insertion.safetensors",
+                     "--episodes", "1", "--out", str(tmp_path / "result.json")]}[command]
+    assert main([command, "transporter", *args, "--device", "cuda"]) == 2
+    assert "device 'cuda' requested but CUDA is not available" in capsys.readouterr().err

@@ -48,6 +48,17 @@ def test_the_network_turns_its_output_with_its_input(shape, order):
         assert relative_error(net(quarter_turn(image)), quarter_turn(net(image))) < 1e-4
 
 
+def test_moving_one_network_leaves_the_others_where_they_are():
+    """escnn caches layers by basis; ours keep their own, so a model moved to the GPU (here:
+    to float64, which the same cache would carry over) does not drag another model with it."""
+    torch.manual_seed(1)
+    moved, kept = (EquivariantFCN(4, 3, width=2, depth=2, order=4) for _ in range(2))
+    moved.double()
+    assert all(b.dtype != torch.float64 for b in kept.buffers())
+    with torch.no_grad():
+        assert kept.eval()(torch.randn(1, 4, 32, 32)).dtype == torch.float32
+
+
 def test_a_plain_network_does_not(model):
     """The check above can fail: the baseline's U-Net is not equivariant."""
     torch.manual_seed(1)

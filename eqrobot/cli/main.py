@@ -9,6 +9,7 @@ import sys
 
 from eqrobot import __version__
 from eqrobot.cli.errors import CliError
+from eqrobot.device import DeviceUnavailable
 
 # subcommand -> module (imported only when its parser is built; heavy imports live in run()).
 COMMANDS = {
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (CliError, ValueError, FileNotFoundError) as e:
+    except (CliError, ValueError, FileNotFoundError, DeviceUnavailable) as e:
         print(f"eqrobot {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -41,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 3e-4 eq, 1e-4 base)")
     t.add_argument("--validate-every", type=int, default=0, help="steps between simulator validations")
     t.add_argument("--val-episodes", type=int, default=10)
+    t.add_argument("--device", default="auto", help="auto (a GPU when there is one) | cpu | cuda[:N]")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +64,7 @@ def _run_transporter(args: argparse.Namespace) -> int:
     if args.task:
         require_task(args.task)
     cfg = TrainConfig(steps=args.steps, seed=args.seed, demos=args.demos, validate_every=args.validate_every,
-                      val_episodes=args.val_episodes, lr=args.lr)
+                      val_episodes=args.val_episodes, lr=args.lr, device=args.device)
     try:
         weights = train(args.data, args.out, cfg, TransporterConfig(agent=args.agent), task=args.task)
     except ValueError as e:

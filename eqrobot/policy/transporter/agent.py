@@ -17,6 +17,7 @@ import torch
 from eqrobot.device import resolve_device
 from eqrobot.geometry.heightmap import RAVENS_WORKSPACE, Workspace, heightmap_from_rgbd
 from eqrobot.io.checkpoint import load_checkpoint, without_optimizer
+from eqrobot.policy.transporter.graphs import graphed
 from eqrobot.policy.transporter.model import AGENTS, Transporter, TransporterConfig, place_angles
 
 HEIGHT_SCALE = 0.1  # metres: heights are divided by this before the network sees them
@@ -36,10 +37,14 @@ def scene_tensor(color: np.ndarray, height: np.ndarray) -> torch.Tensor:
 
 class TransporterAgent:
     def __init__(self, model: Transporter, workspace: Workspace = RAVENS_WORKSPACE, device: str = "auto",
-                 place_turns: int | None = None) -> None:
-        """``place_turns``: place angles tried per action (``ANGLES_PER_BIN`` per trained bin by default)."""
+                 place_turns: int | None = None, cuda_graphs: bool = True) -> None:
+        """``place_turns``: place angles tried per action (``ANGLES_PER_BIN`` per trained bin by
+        default). ``cuda_graphs``: on a GPU, replay the networks from CUDA graphs (``graphs.py``);
+        change the model's weights after this only through a new agent."""
         self.device = resolve_device(device).device
         self.model = model.to(self.device).eval()
+        self._networks = (graphed(self.model, ("attention", "key", "query"))
+                          if cuda_graphs and self.device.startswith("cuda") else self.model)
         self.workspace = workspace
         turns = place_turns or ANGLES_PER_BIN * model.config.rotations
         if turns < 1:
@@ -78,8 +83,8 @@ class TransporterAgent:
     def act_batch(self, observations: list[dict]) -> list[dict]:
         heightmaps = [self._heightmaps(obs) for obs in observations]
         scenes = torch.cat([scene_tensor(color, height) for color, height in heightmaps]).to(self.device)
-        picks = [_argmax_2d(scores) for scores in self.model.pick_logits(scenes)]
-        places = self.model.place_logits(scenes, torch.tensor(picks, device=self.device), self.angles)
+        picks = [_argmax_2d(scores) for scores in self._networks.pick_logits(scenes)]
+        places = self._networks.place_logits(scenes, torch.tensor(picks, device=self.device), self.angles)
         actions = []
         for (_, height), pick_rc, place in zip(heightmaps, picks, places, strict=True):
             turn, row, col = np.unravel_index(int(torch.argmax(place)), tuple(place.shape))

@@ -106,24 +106,23 @@ def run_one(root: Path, task: str, agent: str, demos: int, cfg: BenchConfig, run
     return result
 
 
-def measure_latency(agents: tuple[str, ...], repeats: int) -> dict:
-    """Median seconds per ``act`` (pick and place) on a block-insertion heightmap, per agent
-    and device, with untrained weights (the cost does not depend on them)."""
-    import gymnasium
+def measure_latency(agents: tuple[str, ...], repeats: int, obs: dict | None = None) -> dict:
+    """Median seconds per ``act`` (pick and place) on ``obs`` (by default a block-insertion
+    heightmap rendered here), per agent and device, with untrained weights (the cost does not
+    depend on them)."""
     import torch
 
     from eqrobot.device import resolve_device
     from eqrobot.policy.transporter.model import Transporter
-    from eqrobot.sim import ENV_IDS
 
-    env = gymnasium.make(ENV_IDS["block-insertion"])
-    obs, _ = env.reset(seed=1)
-    env.close()
-    devices = ["cpu"] + (["cuda"] if resolve_device("auto").device.startswith("cuda") else [])
+    obs = obs if obs is not None else _block_insertion_observation()
+    # on a GPU also without CUDA graphs, to show what replaying them saves
+    variants = [("cpu", "cpu", True)] + ([("cuda", "cuda", True), ("cuda, no graphs", "cuda", False)]
+                                         if resolve_device("auto").device.startswith("cuda") else [])
     out = {}
     for agent in agents:
-        for device in devices:
-            policy = TransporterAgent(Transporter(TransporterConfig(agent=agent)), device=device)
+        for label, device, graphs in variants:
+            policy = TransporterAgent(Transporter(TransporterConfig(agent=agent)), device=device, cuda_graphs=graphs)
             policy.act(obs)  # warm-up: escnn filter expansion, allocator, CUDA kernels
             times = []
             for _ in range(repeats):
@@ -132,8 +131,19 @@ def measure_latency(agents: tuple[str, ...], repeats: int) -> dict:
                 if device == "cuda":
                     torch.cuda.synchronize()
                 times.append(time.perf_counter() - start)
-            out[f"{agent} ({device})"] = float(np.median(times))
+            out[f"{agent} ({label})"] = float(np.median(times))
     return out
+
+
+def _block_insertion_observation() -> dict:
+    import gymnasium
+
+    from eqrobot.sim import ENV_IDS
+
+    env = gymnasium.make(ENV_IDS["block-insertion"])
+    obs, _ = env.reset(seed=1)
+    env.close()
+    return obs
 
 
 def oracle_runs(task: str, episodes: int) -> tuple[float, float]:

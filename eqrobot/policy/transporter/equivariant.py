@@ -49,9 +49,16 @@ class FieldNorm(enn.EquivariantModule):
         return input_shape
 
 
+def _conv(cin: enn.FieldType, cout: enn.FieldType, size: int, padding: int = 0) -> enn.R2Conv:
+    # recompute: escnn otherwise hands every layer with the same basis one module from a
+    # process-wide cache, so moving one model to the GPU would move it under all the others
+    # (a CPU model built after a GPU one then fails with tensors on two devices).
+    return enn.R2Conv(cin, cout, size, padding=padding, recompute=True)
+
+
 def _block(cin: enn.FieldType, cout: enn.FieldType) -> enn.SequentialModule:
-    return enn.SequentialModule(enn.R2Conv(cin, cout, 3, padding=1), FieldNorm(cout), enn.ReLU(cout, inplace=True),
-                                enn.R2Conv(cout, cout, 3, padding=1), FieldNorm(cout), enn.ReLU(cout, inplace=True))
+    return enn.SequentialModule(_conv(cin, cout, 3, padding=1), FieldNorm(cout), enn.ReLU(cout, inplace=True),
+                                _conv(cout, cout, 3, padding=1), FieldNorm(cout), enn.ReLU(cout, inplace=True))
 
 
 class EquivariantFCN(nn.Module):
@@ -64,14 +71,14 @@ class EquivariantFCN(nn.Module):
         gs = gspaces.rot2dOnR2(N=order)
         self.in_type = enn.FieldType(gs, cin * [gs.trivial_repr])
         levels = [enn.FieldType(gs, width * 2**i * [gs.regular_repr]) for i in range(depth + 1)]
-        self.stem = enn.SequentialModule(enn.R2Conv(self.in_type, levels[0], 3, padding=1),
+        self.stem = enn.SequentialModule(_conv(self.in_type, levels[0], 3, padding=1),
                                          enn.ReLU(levels[0], inplace=True))
         self.down = nn.ModuleList([_block(levels[0], levels[0])] + [_block(levels[i], levels[i + 1])
                                                                      for i in range(depth)])
         self.up = nn.ModuleList([_block(levels[i + 1] + levels[i], levels[i]) for i in reversed(range(depth))])
-        self.head = enn.SequentialModule(enn.R2Conv(levels[0] + self.in_type, levels[0], 3, padding=1),
+        self.head = enn.SequentialModule(_conv(levels[0] + self.in_type, levels[0], 3, padding=1),
                                          enn.ReLU(levels[0], inplace=True),
-                                         enn.R2Conv(levels[0], enn.FieldType(gs, cout * [gs.trivial_repr]), 1))
+                                         _conv(levels[0], enn.FieldType(gs, cout * [gs.trivial_repr]), 1))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         inp = enn.GeometricTensor(image, self.in_type)

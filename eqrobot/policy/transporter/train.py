@@ -19,6 +19,7 @@ import torch
 from torch.nn import functional
 from tqdm import tqdm
 
+from eqrobot.device import resolve_device
 from eqrobot.geometry.heightmap import Workspace
 from eqrobot.io.atomic import atomic_write_json
 from eqrobot.io.checkpoint import (
@@ -53,6 +54,7 @@ class TrainConfig:
     checkpoint_every: int = 100
     validate_every: int = 0  # steps between simulator validations (0: none)
     val_episodes: int = 10
+    device: str = "auto"  # where the networks train: auto (a GPU when there is one), cpu, cuda[:N]
 
 
 @dataclass
@@ -62,6 +64,9 @@ class Example:
     place: torch.Tensor  # (2,) row, col
     turn: int  # rotation bin of place yaw - pick yaw
     episode: int = 0  # which demonstration it comes from
+
+    def to(self, device: str) -> Example:
+        return Example(self.scene.to(device), self.pick.to(device), self.place.to(device), self.turn, self.episode)
 
 
 def load_examples(folder: str | Path, rotations: int, demos: int | None = None,
@@ -131,10 +136,11 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig | None = None,
     out.mkdir(parents=True, exist_ok=True)
     cfg = cfg or TrainConfig()
     model_cfg = model_cfg or TransporterConfig()
+    device = resolve_device(cfg.device).device
     examples, workspace = load_examples(data, model_cfg.rotations, cfg.demos, cfg.episodes)
     demos = len({e.episode for e in examples})
     torch.manual_seed(cfg.seed)
-    model = Transporter(model_cfg)
+    model = Transporter(model_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr or DEFAULT_LR[model_cfg.agent])
     history = {"step": [], "pick_loss": [], "place_loss": [], "val_step": [], "val_success": []}
     start = 0
@@ -147,7 +153,8 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig | None = None,
     model.train()
     for step in bar:
         example = examples[int(rng.integers(len(examples)))]
-        pick, place = losses(model, augmented(example, rng) if cfg.augment else example)
+        # augmentation stays on the CPU: its pixel bookkeeping is a few scalars
+        pick, place = losses(model, (augmented(example, rng) if cfg.augment else example).to(device))
         opt.zero_grad()
         (pick + place).backward()
         opt.step()
@@ -159,7 +166,7 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig | None = None,
         done = step + 1
         if task and cfg.validate_every and (done % cfg.validate_every == 0 or done == cfg.steps):
             model.eval()
-            rate = evaluate(TransporterAgent(model, workspace, "cpu"), task, cfg.val_episodes,
+            rate = evaluate(TransporterAgent(model, workspace, device), task, cfg.val_episodes,
                             first_seed=VALIDATION_SEED)["success_rate"]
             history["val_step"].append(done)
             history["val_success"].append(rate)

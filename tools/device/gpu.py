@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from pack import pack  # beside this script
 
 T0 = time.time()
 OUT = Path(sys.argv[1])
@@ -16,6 +17,7 @@ DEADLINE = float(sys.argv[2])  # seconds from start: every run is stopped by the
 SMOKE = os.environ.get("EQ_DEVICE") == "cpu"  # a flow check on a machine without a GPU
 PROBE = 20.0 if SMOKE else 70.0
 ROOT = Path("/tmp/gpubench")
+TASK = "place-red-in-green"
 
 
 def log(*a):
@@ -47,12 +49,10 @@ def latency():
 
 
 def step_of(folder):
-    from eqrobot.io.checkpoint import _read_metadata
+    from eqrobot.io.checkpoint import load_checkpoint
 
     p = folder / "last.safetensors"
-    if not p.is_file():
-        return 0
-    return json.loads(_read_metadata(p.read_bytes())["eqrobot"])["step"]
+    return load_checkpoint(p)[1]["step"] if p.is_file() else 0
 
 
 def start(cells, steps):
@@ -61,7 +61,8 @@ def start(cells, steps):
     for agent, demos, run in cells:
         with open(ROOT / f"{agent}-{demos}-{run}.log", "a") as logf:  # the child keeps its own handle
             procs[(agent, demos, run)] = subprocess.Popen(
-                [sys.executable, "tools/device/train_one.py", str(ROOT), agent, str(demos), str(run), str(steps)],
+                [sys.executable, "tools/device/train_cell.py", str(ROOT), TASK, agent, str(demos), str(run),
+                 str(steps)],
                 stdout=logf, stderr=subprocess.STDOUT, env=env)
     return procs
 
@@ -82,8 +83,8 @@ def main():
 
     ROOT.mkdir(parents=True, exist_ok=True)
     (ROOT / "data").mkdir(exist_ok=True)
-    if not (ROOT / "data" / "place-red-in-green").exists():
-        os.symlink(Path("bench/red/data/place-red-in-green").resolve(), ROOT / "data" / "place-red-in-green")
+    if not (ROOT / "data" / TASK).exists():
+        os.symlink(Path(f"bench/red/data/{TASK}").resolve(), ROOT / "data" / TASK)
     report = {}
     try:
         report["latency"] = latency()
@@ -94,7 +95,7 @@ def main():
     (OUT / "report.json").write_text(json.dumps(report, indent=1))
     cells = [(a, d, r) for a in ("eq", "base") for d in (1, 10) for r in range(3)]
     cells = cells[:1] + cells[6:7] if SMOKE else cells
-    folder = {c: ROOT / "runs" / run_name("place-red-in-green", c[0], c[1], c[2]) for c in cells}
+    folder = {c: ROOT / "runs" / run_name(TASK, c[0], c[1], c[2]) for c in cells}
     procs = start(cells, 1_000_000)
     t_probe = time.time()
     time.sleep(PROBE)
@@ -119,22 +120,7 @@ def main():
     report["wall_s"] = time.time() - T0
     log("report", report)
     (OUT / "report.json").write_text(json.dumps(report, indent=1))
-    for agent in ("eq", "base"):
-        with tarfile.open(OUT / f"{agent}.tar", "w") as tar:
-            for c in cells:
-                if c[0] != agent:
-                    continue
-                f = folder[c]
-                name = f.name
-                for fn in ("transporter.safetensors", "history.json"):
-                    if (f / fn).is_file():
-                        tar.add(f / fn, f"{name}/{fn}")
-                if not (f / "transporter.safetensors").is_file() and (f / "last.safetensors").is_file():
-                    from eqrobot.io.checkpoint import load_checkpoint, save_checkpoint, without_optimizer
-
-                    tensors, meta = load_checkpoint(f / "last.safetensors")
-                    save_checkpoint(f / "partial.safetensors", without_optimizer(tensors), meta)
-                    tar.add(f / "partial.safetensors", f"{name}/partial.safetensors")
+    pack(ROOT / "runs", OUT)
     with tarfile.open(OUT / "logs.tar", "w") as tar:
         for f in ROOT.glob("*.log"):
             tar.add(f, f.name)

@@ -61,6 +61,7 @@ demo: setup
 
 bench: setup
 	$(VENV)/bin/eqrobot bench registration --out bench
+	$(VENV)/bin/eqrobot bench nav --out bench/nav
 
 clean-venv:
 	rm -rf $(VENV)

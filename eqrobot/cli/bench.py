@@ -7,6 +7,8 @@ examples:
   eqrobot bench transporter --out bench/transporter  # resumable: finished runs are kept
   eqrobot bench transporter --out /tmp/t --tasks block-insertion --demos 1 --agents eq --steps 200 --episodes 10
   eqrobot bench transporter --out bench/red --tasks place-red-in-green --demos 1 --runs 3 --steps 500 --episodes 50
+  eqrobot bench nav --out bench/nav                  # eq and gnn at 100 and 1000 maps vs Dijkstra (~20 min)
+  eqrobot bench nav --out /tmp/n --train-maps 20 --steps 200 --test-maps 6 --follow 2 --timing-nodes 1000
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "run a benchmark (registration, transporter) and write JSON, a markdown table and plots"
+HELP = "run a benchmark (registration, transporter, nav) and write JSON, a markdown table and plots"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("capability", choices=("registration", "transporter"))
+    p.add_argument("capability", choices=("registration", "transporter", "nav"))
     p.add_argument("--out", default="bench", help="output folder (default: bench/)")
     p.add_argument("--pairs", type=int, default=100, help="registration: pairs per set")
     t = p.add_argument_group("transporter")
@@ -26,11 +28,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                    "stack-block-pyramid)")
     t.add_argument("--demos", default="1,10", help="comma-separated demonstration counts (default: 1,10)")
     t.add_argument("--agents", default="eq,base", help="comma-separated agents (default: eq,base)")
-    t.add_argument("--steps", type=int, default=1000, help="training steps per run")
+    t.add_argument("--steps", type=int, default=None, help="training steps per run (transporter 1000, nav 3000)")
     t.add_argument("--episodes", type=int, default=100, help="test episodes per run")
     t.add_argument("--runs", type=int, default=1,
                    help="training runs per cell (default 1); run r > 0 draws its demonstrations at random "
                         "(seed r) from the first 10 and trains with seed r; the table shows mean ± std")
+    n = p.add_argument_group("nav")
+    n.add_argument("--train-maps", default="100,1000", help="comma-separated training-set sizes (maps)")
+    n.add_argument("--planners", default="eq,gnn", help="comma-separated learned planners (eq, gnn)")
+    n.add_argument("--test-maps", type=int, default=48, help="held-out maps per setting (4 goals each)")
+    n.add_argument("--timing-nodes", default="1000,5000,20000", help="comma-separated graph sizes to time")
+    n.add_argument("--follow", type=int, default=20, help="eq plans followed by the simulated robot (0: none)")
     t.add_argument("--finished-only", action="store_true",
                    help="train nothing: tabulate the runs already evaluated under --out (others show as -)")
 
@@ -48,6 +56,8 @@ def machine_description(library: str = "open3d") -> str:
 def run(args: argparse.Namespace) -> int:
     if args.capability == "transporter":
         return _run_transporter(args)
+    if args.capability == "nav":
+        return _run_nav(args)
     from eqrobot.perception.registration.evaluate import run_benchmark
 
     machine = machine_description()
@@ -72,6 +82,7 @@ def _run_transporter(args: argparse.Namespace) -> int:
         demos = tuple(int(n) for n in args.demos.split(","))
     except ValueError as e:
         raise CliError(f"--demos takes comma-separated whole numbers, got {args.demos}") from e
+    args.steps = args.steps or 1000
     if min(demos) < 1 or args.steps < 1 or args.episodes < 1 or args.runs < 1:
         raise CliError("--demos, --steps, --episodes and --runs must be at least 1")
     cfg = BenchConfig(tasks=tasks, demos=demos, agents=agents, steps=args.steps, episodes=args.episodes,
@@ -79,4 +90,34 @@ def _run_transporter(args: argparse.Namespace) -> int:
     run_benchmark(args.out, cfg, machine_description("escnn"))
     print((Path(args.out) / "transporter.md").read_text())
     print(f"wrote {args.out}/transporter.json, transporter.md, transporter.png")
+    return 0
+
+
+def _numbers(text: str, option: str) -> tuple[int, ...]:
+    from eqrobot.cli.errors import CliError
+
+    try:
+        numbers = tuple(int(n) for n in text.split(","))
+    except ValueError as e:
+        raise CliError(f"{option} takes comma-separated whole numbers, got {text}") from e
+    if min(numbers) < 1:
+        raise CliError(f"{option} takes positive numbers, got {text}")
+    return numbers
+
+
+def _run_nav(args: argparse.Namespace) -> int:
+    from eqrobot.cli.errors import CliError
+    from eqrobot.policy.navigation.benchmark import NavBenchConfig, run_benchmark
+
+    planners = tuple(p.strip() for p in args.planners.split(","))
+    if not set(planners) <= {"eq", "gnn"}:
+        raise CliError(f"--planners takes eq and/or gnn, got {args.planners}")
+    if (args.steps is not None and args.steps < 1) or args.test_maps < 1 or args.follow < 0:
+        raise CliError("--steps and --test-maps must be at least 1, --follow at least 0")
+    cfg = NavBenchConfig(planners=planners, train_maps=_numbers(args.train_maps, "--train-maps"),
+                         steps=args.steps or 3000, test_maps=args.test_maps,
+                         timing_nodes=_numbers(args.timing_nodes, "--timing-nodes"), follow_plans=args.follow)
+    run_benchmark(args.out, cfg, machine_description("scipy"))
+    print((Path(args.out) / "nav.md").read_text())
+    print(f"wrote {args.out}/nav.json, nav.md, nav.png")
     return 0

@@ -3,19 +3,21 @@
 examples:
   eqrobot eval transporter --task block-insertion --ckpt runs/bi-10/transporter.safetensors --episodes 100 \\
       --out result.json
+  eqrobot eval nav --ckpt models/navigation/mpvin-eq.safetensors --out nav.json      # held-out maps
+  eqrobot eval nav --ckpt models/navigation/mpvin-eq.safetensors --size 64 --rotated --out nav-64-rot.json
 """
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "evaluate a trained model in the simulator (transporter)"
+HELP = "evaluate a trained model (transporter in the simulator; nav on held-out maps)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("capability", choices=("transporter",))
-    p.add_argument("--task", required=True, help="simulated task, e.g. block-insertion")
-    p.add_argument("--ckpt", required=True, help="weights (transporter.safetensors)")
+    p.add_argument("capability", choices=("transporter", "nav"))
+    p.add_argument("--task", help="transporter: simulated task, e.g. block-insertion")
+    p.add_argument("--ckpt", required=True, help="weights (transporter.safetensors, navigation.safetensors)")
     p.add_argument("--episodes", type=int, default=100, help="test episodes (odd seeds 1, 3, ...)")
     p.add_argument("--out", help="result JSON (keys task, agent, demos, episodes, success_rate, mean_reward, "
                                   "ravens_reward)")
@@ -24,9 +26,48 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the simulated arm's gripper (default: suction)")
     p.add_argument("--place-turns", type=int, help="place angles tried per action (default: 2 per trained angle "
                    "bin, 72 for 36 bins; fewer is faster)")
+    n = p.add_argument_group("nav")
+    n.add_argument("--maps", type=int, default=50, help="held-out generated test maps (4 goals each)")
+    n.add_argument("--size", type=int, help="cells a side of the test maps (default: the training size)")
+    n.add_argument("--rotated", action="store_true", help="turn every test map by a random angle (and shift it)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.capability == "nav":
+        return _run_nav(args)
+    return _run_transporter(args)
+
+
+def _run_nav(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from eqrobot.cli.errors import CliError
+    from eqrobot.device import resolve_device
+    from eqrobot.io.atomic import atomic_write_json
+    from eqrobot.policy.navigation.data import TEST_SEED, make_problems
+    from eqrobot.policy.navigation.evaluate import evaluate
+    from eqrobot.policy.navigation.graph import GraphConfig
+    from eqrobot.policy.navigation.train import load_model
+
+    if not Path(args.ckpt).is_file():
+        raise CliError(f"{args.ckpt}: checkpoint not found")
+    if args.maps < 1:
+        raise CliError(f"--maps must be at least 1, got {args.maps}")
+    device = resolve_device(args.device).device
+    model, meta = load_model(args.ckpt, device)
+    size = args.size or meta["train"]["size"]
+    problems = make_problems(args.maps, size, TEST_SEED, 4, GraphConfig(**meta["graph"]), desc="test maps")
+    result = {"planner": meta["kind"], "size": size, "trained_maps": meta["train"]["maps"],
+              "trained_size": meta["train"]["size"],
+              **evaluate(model, problems, rotated=args.rotated, device=device), "ckpt": args.ckpt}
+    if args.out:
+        atomic_write_json(args.out, result)
+    print(f"{result['planner']}: %Opt {result['pct_opt']:.2f} %Succ {result['pct_succ']:.2f} over "
+          f"{result['starts']} starts on {result['maps']} maps of {size} cells{' (rotated)' if args.rotated else ''}")
+    return 0
+
+
+def _run_transporter(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from eqrobot.cli.errors import CliError, require_task
@@ -34,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     from eqrobot.policy.transporter.agent import TransporterAgent
     from eqrobot.policy.transporter.evaluate import evaluate, training_summary
 
+    if not args.task:
+        raise CliError("--task is required to evaluate a transporter")
     if not Path(args.ckpt).is_file():
         raise CliError(f"{args.ckpt}: checkpoint not found")
     if args.episodes < 1:

@@ -22,6 +22,7 @@ COMMANDS = {
     "bench": "eqrobot.cli.bench",
     "demo": "eqrobot.cli.demo",
     "demos": "eqrobot.cli.demos",
+    "plan": "eqrobot.cli.plan",
 }
 
 

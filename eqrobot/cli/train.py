@@ -7,17 +7,19 @@ examples:
   eqrobot train registration --out runs/registration --steps 5000 --pairs 400
   eqrobot train registration --select runs/registration     # best snapshot on held-out dense views
   eqrobot train registration --calibrate models/registration/descriptor.safetensors --val-pairs 100
+  eqrobot train nav --maps 100 --size 32 --out runs/nav-eq               # E(2)-equivariant MP-VIN
+  eqrobot train nav --maps 100 --size 32 --planner gnn --out runs/nav-gnn
 """
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "train a model (registration, transporter)"
+HELP = "train a model (registration, transporter, nav)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("capability", choices=("registration", "transporter"))
+    p.add_argument("capability", choices=("registration", "transporter", "nav"))
     p.add_argument("--out", help="run folder: checkpoints, history.json, training.png")
     p.add_argument("--calibrate", metavar="WEIGHTS",
                    help="only (re)calibrate the converged thresholds of WEIGHTS on --val-pairs held-out pairs")
@@ -39,15 +41,41 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--demos", type=int, default=None, help="use the first N episodes (default: all)")
     t.add_argument("--task", help="simulated task to validate on (test seeds), e.g. block-insertion")
     t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 3e-4 eq, 1e-4 base)")
-    t.add_argument("--validate-every", type=int, default=0, help="steps between simulator validations")
+    t.add_argument("--validate-every", type=int, default=None,
+                   help="steps between validations (transporter: in the simulator, default none; nav: default 250)")
     t.add_argument("--val-episodes", type=int, default=10)
     t.add_argument("--device", default="auto", help="auto (a GPU when there is one) | cpu | cuda[:N]")
+    n = p.add_argument_group("nav")
+    n.add_argument("--maps", type=int, default=100, help="generated training maps (obstacles, mazes, rooms)")
+    n.add_argument("--size", type=int, default=32, help="cells a side of the training maps (0.1 m cells)")
+    n.add_argument("--planner", choices=("eq", "gnn"), default="eq",
+                   help="eq: E(2)-equivariant MP-VIN (default); gnn: the plain GNN-VIN baseline")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.capability == "transporter":
         return _run_transporter(args)
+    if args.capability == "nav":
+        return _run_nav(args)
     return _run_registration(args)
+
+
+def _run_nav(args: argparse.Namespace) -> int:
+    from eqrobot.cli.errors import CliError
+    from eqrobot.policy.navigation.model import NavModelConfig
+    from eqrobot.policy.navigation.train import NavTrainConfig, train
+
+    if not args.out:
+        raise CliError("--out is required for training")
+    validate_every = 250 if args.validate_every is None else args.validate_every
+    try:
+        cfg = NavTrainConfig(maps=args.maps, size=args.size, steps=args.steps, seed=args.seed,
+                             validate_every=validate_every)
+        weights = train(args.out, cfg, NavModelConfig(kind=args.planner))
+    except ValueError as e:
+        raise CliError(str(e)) from e
+    print(f"weights: {weights}")
+    return 0
 
 
 def _run_transporter(args: argparse.Namespace) -> int:
@@ -63,7 +91,7 @@ def _run_transporter(args: argparse.Namespace) -> int:
         raise CliError("--out is required for training")
     if args.task:
         require_task(args.task)
-    cfg = TrainConfig(steps=args.steps, seed=args.seed, demos=args.demos, validate_every=args.validate_every,
+    cfg = TrainConfig(steps=args.steps, seed=args.seed, demos=args.demos, validate_every=args.validate_every or 0,
                       val_episodes=args.val_episodes, lr=args.lr, device=args.device)
     try:
         weights = train(args.data, args.out, cfg, TransporterConfig(agent=args.agent), task=args.task)

@@ -1,0 +1,1 @@
+"""Graph navigation: maps, geometric graphs, reference planners and learned E(2)-equivariant value iteration."""

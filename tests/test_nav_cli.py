@@ -115,3 +115,13 @@ def test_bench_nav_small(tmp_path):
     assert 300 <= result["timing"][0]["nodes"] < 330 and result["timing"][0]["eq_s"] > 0  # gaps filled: a few more
     assert result["follow"]["plans"] == 1
     assert "| eq | 4 |" in (tmp_path / "nav.md").read_text() and (tmp_path / "nav.png").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--steps", "0"], "--steps and --test-maps must be at least 1"),
+    (["--train-maps", "10,x"], "--train-maps takes comma-separated whole numbers"),
+    (["--planners", "eq,cnn"], "--planners takes eq and/or gnn"),
+])
+def test_bench_nav_refuses_bad_arguments(tmp_path, args, message):
+    r = eqrobot("bench", "nav", "--out", str(tmp_path), *args, timeout=60)
+    assert r.returncode == 2 and message in r.stderr

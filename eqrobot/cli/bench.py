@@ -82,7 +82,7 @@ def _run_transporter(args: argparse.Namespace) -> int:
         demos = tuple(int(n) for n in args.demos.split(","))
     except ValueError as e:
         raise CliError(f"--demos takes comma-separated whole numbers, got {args.demos}") from e
-    args.steps = args.steps or 1000
+    args.steps = 1000 if args.steps is None else args.steps
     if min(demos) < 1 or args.steps < 1 or args.episodes < 1 or args.runs < 1:
         raise CliError("--demos, --steps, --episodes and --runs must be at least 1")
     cfg = BenchConfig(tasks=tasks, demos=demos, agents=agents, steps=args.steps, episodes=args.episodes,
@@ -115,7 +115,7 @@ def _run_nav(args: argparse.Namespace) -> int:
     if (args.steps is not None and args.steps < 1) or args.test_maps < 1 or args.follow < 0:
         raise CliError("--steps and --test-maps must be at least 1, --follow at least 0")
     cfg = NavBenchConfig(planners=planners, train_maps=_numbers(args.train_maps, "--train-maps"),
-                         steps=args.steps or 3000, test_maps=args.test_maps,
+                         steps=3000 if args.steps is None else args.steps, test_maps=args.test_maps,
                          timing_nodes=_numbers(args.timing_nodes, "--timing-nodes"), follow_plans=args.follow)
     run_benchmark(args.out, cfg, machine_description("scipy"))
     print((Path(args.out) / "nav.md").read_text())

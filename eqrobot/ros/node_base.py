@@ -185,6 +185,20 @@ class InferenceNode(LifecycleNode):
         else:
             self.stats.record_success(time.perf_counter() - start)
 
+    def answer_trigger(self, request, response, work: Callable[[], str]):
+        """Fill a std_srvs/Trigger ``response`` by running ``work`` with the treatment every
+        input gets (inactive, timing, rejection counting and warning): success with the text
+        ``work`` returns, or failure with the reason it was refused."""
+        processed = self.stats.processed
+        message = []
+        self.run_guarded(lambda _request: message.append(work()), request)
+        response.success = self.stats.processed > processed
+        if response.success:
+            response.message = message[0]
+        else:
+            response.message = self.stats.last_problem if self._active else f"node is {self._state}, not active"
+        return response
+
     def publish_diagnostics(self) -> None:
         msg = diagnostic_array(
             name=f"{self.get_fully_qualified_name()}: {self.NAME}", hardware_id=self.device,

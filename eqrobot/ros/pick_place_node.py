@@ -118,16 +118,11 @@ class PickPlaceNode(InferenceNode):
         self.info = msg
 
     def on_predict(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        # run_guarded gives the request the nodes' common treatment (inactive, timing,
-        # rejection counting and warning); it succeeded when it was counted as processed.
-        processed = self.stats.processed
-        self.run_guarded(lambda _request: self._predict(self._newest_frame()), request)
-        response.success = self.stats.processed > processed
-        if response.success:
-            response.message = describe(self.last_action)
-        else:
-            response.message = self.stats.last_problem if self._active else f"node is {self._state}, not active"
-        return response
+        def predict_and_describe() -> str:
+            self._predict(self._newest_frame())
+            return describe(self.last_action)
+
+        return self.answer_trigger(request, response, predict_and_describe)
 
     # --- prediction ----------------------------------------------------------------
 

@@ -160,16 +160,11 @@ class PlannerNode(InferenceNode):
         self._plan()
 
     def on_plan(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        # run_guarded gives the request the nodes' common treatment (inactive, timing,
-        # rejection counting and warning); it succeeded when it was counted as processed.
-        processed = self.stats.processed
-        self.run_guarded(lambda _request: self._plan(), request)
-        response.success = self.stats.processed > processed
-        if response.success:
-            response.message = describe(self.last_plan)
-        else:
-            response.message = self.stats.last_problem if self._active else f"node is {self._state}, not active"
-        return response
+        def plan_and_describe() -> str:
+            self._plan()
+            return describe(self.last_plan)
+
+        return self.answer_trigger(request, response, plan_and_describe)
 
     # --- planning ------------------------------------------------------------------
 

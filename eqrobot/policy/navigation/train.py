@@ -22,6 +22,7 @@ from eqrobot.io.checkpoint import (
     save_checkpoint,
     without_optimizer,
 )
+from eqrobot.plots import plot_losses
 from eqrobot.policy.navigation.data import VALIDATION_SEED, batch, make_problems
 from eqrobot.policy.navigation.evaluate import evaluate
 from eqrobot.policy.navigation.graph import GraphConfig
@@ -163,13 +164,8 @@ def plot_history(history: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for key in ("value_loss", "cost_loss"):
-        values = np.asarray(history[key])
-        if len(values):
-            k = max(1, len(values) // 50)
-            a.plot(history["step"][: len(values) - k + 1], np.convolve(values, np.ones(k) / k, mode="valid"), label=key)
+    plot_losses(a, history, ("value_loss", "cost_loss"))
     a.set(xlabel="step", ylabel="loss", yscale="log", title="training loss")
-    a.legend()
     b.plot(history["val_step"], history["val_pct_opt"], "o-", label="%Opt")
     b.plot(history["val_step"], history["val_pct_succ"], "s--", label="%Succ")
     b.set(xlabel="step", ylabel="% of starts", ylim=(0, 101), title="validation maps")

@@ -29,6 +29,7 @@ from eqrobot.io.checkpoint import (
     save_checkpoint,
     without_optimizer,
 )
+from eqrobot.plots import plot_losses
 from eqrobot.policy.transporter.agent import TransporterAgent, scene_tensor
 from eqrobot.policy.transporter.data import iter_episodes
 from eqrobot.policy.transporter.evaluate import evaluate
@@ -209,13 +210,8 @@ def plot_history(history: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for key in ("pick_loss", "place_loss"):
-        values = np.asarray(history[key])
-        if len(values):
-            k = max(1, len(values) // 50)
-            a.plot(history["step"][: len(values) - k + 1], np.convolve(values, np.ones(k) / k, mode="valid"), label=key)
+    plot_losses(a, history, ("pick_loss", "place_loss"))
     a.set(xlabel="step", ylabel="cross-entropy", title="training loss")
-    a.legend()
     b.plot(history["val_step"], history["val_success"], "o-")
     b.set(xlabel="step", ylabel="success rate", ylim=(0, 1.05), title="simulator validation episodes")
     if not history["val_step"]:

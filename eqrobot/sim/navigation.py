@@ -29,6 +29,7 @@ from scipy.spatial import cKDTree
 
 from eqrobot.geometry.rotations import matrix_to_quat, rot_z
 from eqrobot.geometry.types import OccupancyMap
+from eqrobot.sim.world import ClientOwner
 
 TIME_STEP = 1.0 / 240.0  # PyBullet's default; skid steering on larger steps turns less evenly
 WALL_HEIGHT = 0.3  # metres
@@ -305,7 +306,7 @@ def _wrap(angle: float) -> float:
 # --- The world ------------------------------------------------------------------------------------
 
 
-class NavigationWorld:
+class NavigationWorld(ClientOwner):
     """One PyBullet client with the map's walls, a ground plane and the robot. Reusable: each
     ``follow`` puts the robot back at the path's start. Close it (or use ``with``). ``seed`` draws
     the start heading's noise (``FollowConfig.start_yaw_noise``); all else is deterministic."""
@@ -324,17 +325,6 @@ class NavigationWorld:
         except BaseException:
             self.close()
             raise
-
-    def __enter__(self) -> NavigationWorld:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self.client is not None and p.isConnected(self.client):
-            p.disconnect(self.client)
-        self.client = None
 
     def _add_ground(self) -> int:
         # An infinite plane, not plane.urdf's 200 m slab: a map's origin may be anywhere. PyBullet

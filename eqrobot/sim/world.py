@@ -20,7 +20,24 @@ TIME_STEP = 1.0 / 240.0
 TABLE_RGBA = (0.5, 0.5, 0.5, 1.0)
 
 
-class World:
+class ClientOwner:
+    """Owns ``self.client`` (a PyBullet physics client): a context manager that disconnects it."""
+
+    client: int | None = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.client is not None and p.isConnected(self.client):
+            p.disconnect(self.client)
+        self.client = None
+
+
+class World(ClientOwner):
     def __init__(self, seed: int = 0, cameras: list[SimCamera] | None = None) -> None:
         self.client = p.connect(p.DIRECT)
         self.rng = np.random.default_rng(seed)
@@ -31,17 +48,6 @@ class World:
         self.table = p.loadURDF("plane.urdf", [0, 0, 0], physicsClientId=self.client)  # the table top: z = 0
         p.changeVisualShape(self.table, -1, rgbaColor=list(TABLE_RGBA), textureUniqueId=-1,  # -1: no texture
                             physicsClientId=self.client)
-
-    def __enter__(self) -> World:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self.client is not None and p.isConnected(self.client):
-            p.disconnect(self.client)
-        self.client = None
 
     def add_box(self, size, pose: np.ndarray, color=(0.8, 0.2, 0.2, 1.0), mass: float = 0.1) -> int:
         """A box of edge lengths ``size`` (metres) at ``pose`` (4x4, its centre); returns the body id."""

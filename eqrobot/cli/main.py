@@ -23,6 +23,7 @@ COMMANDS = {
     "demo": "eqrobot.cli.demo",
     "demos": "eqrobot.cli.demos",
     "plan": "eqrobot.cli.plan",
+    "dataset": "eqrobot.cli.dataset",
 }
 
 

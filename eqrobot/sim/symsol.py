@@ -1,0 +1,144 @@
+"""SYMSOL-I-style scenes (after Murphy et al. 2021): one symmetric solid (tetrahedron, cube,
+icosahedron, cone, cylinder) in front of a fixed camera at a given orientation, rendered by
+PyBullet's CPU renderer into RGB and metric depth, and the solid's symmetry group, so that
+every orientation that looks the same is known.
+
+Frames: ``rotation`` is the solid's orientation in the camera's optical frame (x right, y down,
+z forward, the ROS convention): turning the image in its plane is a rotation about z. The
+solid's centre (its centroid; for the cone, the centroid of its volume) sits on the optical
+axis ``DISTANCE`` metres ahead. Two orientations R and R @ S, S in ``symmetries(shape)``,
+give the same image.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import numpy as np
+import pybullet as p
+import trimesh
+
+from eqrobot.geometry.rotations import matrix_to_quat
+from eqrobot.sim.world import ClientOwner
+
+SHAPES = ("tet", "cube", "icosa", "cone", "cyl")
+DISTANCE = 5.0  # metres from the camera to the solid's centre: every solid stays inside the view
+FIELD_OF_VIEW = 40.0  # degrees, vertical and horizontal
+CONTINUOUS_SAMPLES = 360  # turns about the axis that stand for a cone's or cylinder's continuous symmetry
+COLOR = (0.8, 0.5, 0.3, 1.0)
+LIGHT = (1.0, -2.0, -3.0)  # towards the light, camera frame (from the camera side): faces differ by shading only
+
+
+@cache
+def solid(shape: str) -> trimesh.Trimesh:
+    """The solid, about 1.6 m across, centred on its centroid, its faces unmerged (flat shading)."""
+    makers = {
+        "tet": lambda: trimesh.Trimesh(np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], float) / 1.2,
+                                       [[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]]),
+        "cube": lambda: trimesh.creation.box((1.2, 1.2, 1.2)),
+        "icosa": lambda: trimesh.creation.icosahedron().apply_scale(0.9),
+        "cone": lambda: trimesh.creation.cone(0.7, 1.6, sections=64),
+        "cyl": lambda: trimesh.creation.cylinder(0.6, 1.4, sections=64),
+    }
+    if shape not in makers:
+        raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
+    mesh = makers[shape]()
+    mesh.fix_normals()
+    mesh.apply_translation(-mesh.center_mass)
+    mesh.unmerge_vertices()
+    return mesh
+
+
+@cache
+def symmetries(shape: str) -> np.ndarray:
+    """(K, 3, 3) the rotations that map the solid onto itself (identity first): 12, 24 and 60
+    for the tetrahedron, cube and icosahedron; ``CONTINUOUS_SAMPLES`` turns about the axis for
+    the cone, twice that for the cylinder (which may also be turned upside down)."""
+    if shape in ("cone", "cyl"):
+        turns = np.array([_about_z(a) for a in np.arange(CONTINUOUS_SAMPLES) * 2 * math.pi / CONTINUOUS_SAMPLES])
+        if shape == "cone":
+            return turns
+        flip = np.diag([1.0, -1.0, -1.0])  # half a turn about x
+        return np.concatenate([turns, turns @ flip])
+    return _polyhedron_symmetries(np.unique(np.round(solid(shape).vertices, 9), axis=0))
+
+
+class SymsolCamera(ClientOwner):
+    """A PyBullet client holding one solid at a time in front of the camera."""
+
+    def __init__(self, size: int = 128) -> None:
+        if size < 16:
+            raise ValueError(f"images need at least 16 pixels a side, got {size}")
+        self.size = size
+        self.client = p.connect(p.DIRECT)
+        self._bodies: dict[str, int] = {}
+        # PyBullet's camera looks along -z of its view frame; the optical frame's z points forward
+        self._view = p.computeViewMatrix([0, 0, 0], [0, 0, DISTANCE], [0, -1, 0])
+        self._projection = p.computeProjectionMatrixFOV(FIELD_OF_VIEW, 1.0, DISTANCE - 2, DISTANCE + 2)
+
+    def render(self, shape: str, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb (size, size, 3) uint8, depth (size, size) float32 metres, 0 where empty)."""
+        body = self._body(shape)
+        for other in self._bodies.values():  # one solid in view
+            p.changeVisualShape(other, -1, rgbaColor=[0, 0, 0, 0] if other != body else list(COLOR),
+                                physicsClientId=self.client)
+        p.resetBasePositionAndOrientation(body, [0, 0, DISTANCE], matrix_to_quat(np.asarray(rotation)).tolist(),
+                                          physicsClientId=self.client)
+        near, far = DISTANCE - 2, DISTANCE + 2
+        _, _, rgba, buffer, _ = p.getCameraImage(self.size, self.size, self._view, self._projection, shadow=0,
+                                                 lightDirection=list(LIGHT), renderer=p.ER_TINY_RENDERER,
+                                                 physicsClientId=self.client)
+        rgb = np.asarray(rgba, dtype=np.uint8).reshape(self.size, self.size, 4)[..., :3].copy()
+        buffer = np.asarray(buffer, dtype=np.float64).reshape(self.size, self.size)
+        depth = far * near / (far - (far - near) * buffer)
+        depth[buffer >= 1.0] = 0.0
+        return rgb, depth.astype(np.float32)
+
+    def intrinsics(self) -> np.ndarray:
+        """3x3 pinhole matrix of the rendered images (pixels)."""
+        f = self.size / 2 / math.tan(math.radians(FIELD_OF_VIEW) / 2)
+        return np.array([[f, 0, self.size / 2], [0, f, self.size / 2], [0, 0, 1]])
+
+    def _body(self, shape: str) -> int:
+        if shape not in self._bodies:
+            mesh = solid(shape)
+            visual = p.createVisualShape(p.GEOM_MESH, vertices=mesh.vertices.tolist(),
+                                         indices=mesh.faces.ravel().tolist(), normals=mesh.vertex_normals.tolist(),
+                                         rgbaColor=list(COLOR), physicsClientId=self.client)
+            self._bodies[shape] = p.createMultiBody(baseMass=0, baseVisualShapeIndex=visual,
+                                                    basePosition=[0, 0, -100], physicsClientId=self.client)
+        return self._bodies[shape]
+
+
+def _about_z(angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+def _frame(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Orthonormal frame (columns) from two independent vectors."""
+    x = a / np.linalg.norm(a)
+    z = np.cross(a, b)
+    z /= np.linalg.norm(z)
+    return np.stack([x, np.cross(z, x), z], axis=1)
+
+
+def _polyhedron_symmetries(vertices: np.ndarray) -> np.ndarray:
+    """Rotations mapping the vertex set onto itself: those taking two fixed vertices to any two
+    vertices at the same angle, kept when every vertex lands on a vertex."""
+    a = vertices[0]
+    b = next(v for v in vertices[1:] if np.linalg.norm(np.cross(a, v)) > 1e-6)
+    angle = a @ b
+    base = _frame(a, b)
+    found = [np.eye(3)]
+    for u in vertices:
+        for v in vertices:
+            if abs(u @ v - angle) > 1e-6 or np.linalg.norm(np.cross(u, v)) < 1e-6:
+                continue
+            rotation = _frame(u, v) @ base.T
+            moved = vertices @ rotation.T
+            if np.abs(moved[:, None] - vertices[None]).sum(-1).min(1).max() < 1e-6 and \
+                    not any(np.allclose(rotation, r, atol=1e-6) for r in found):
+                found.append(rotation)
+    return np.array(found)

@@ -1,0 +1,81 @@
+"""SYMSOL-I-style renders (issue 6's data): the symmetry groups are groups of the right size,
+orientations related by a symmetry give the same image and others do not, the rotation is
+the solid's orientation in the camera's optical frame, and datasets resume and skip broken
+files."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from eqrobot.geometry.rotations import random_rotations
+from eqrobot.perception.pose.data import iter_samples, read_sample, sample_path, write_dataset
+from eqrobot.sim.symsol import CONTINUOUS_SAMPLES, SHAPES, SymsolCamera, symmetries
+
+
+@pytest.fixture(scope="module")
+def camera():
+    with SymsolCamera(96) as cam:
+        yield cam
+
+
+@pytest.mark.parametrize("shape, order", [("tet", 12), ("cube", 24), ("icosa", 60),
+                                          ("cone", CONTINUOUS_SAMPLES), ("cyl", 2 * CONTINUOUS_SAMPLES)])
+def test_symmetries_are_rotation_groups_of_the_right_size(shape, order):
+    group = symmetries(shape)
+    assert group.shape == (order, 3, 3)
+    np.testing.assert_allclose(group[0], np.eye(3), atol=1e-9)
+    np.testing.assert_allclose(group @ group.transpose(0, 2, 1), np.broadcast_to(np.eye(3), group.shape), atol=1e-9)
+    np.testing.assert_allclose(np.linalg.det(group), 1.0, atol=1e-9)
+    rng = np.random.default_rng(0)
+    for a, b in rng.integers(order, size=(20, 2)):  # closed under composition
+        assert np.abs(group[a] @ group[b] - group).sum(axis=(1, 2)).min() < 1e-6
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_symmetric_orientations_look_the_same_and_others_do_not(camera, shape):
+    rotation = random_rotations(1, seed=5)[0]
+    rgb, depth = camera.render(shape, rotation)
+    assert (depth > 0).mean() > 0.05
+    group = symmetries(shape)
+    for s in group[1:: max(1, len(group) // 5)]:
+        same, _ = camera.render(shape, rotation @ s)
+        assert np.abs(same.astype(int) - rgb).mean() < 0.5
+    different, _ = camera.render(shape, rotation @ random_rotations(1, seed=6)[0])
+    assert np.abs(different.astype(int) - rgb).mean() > 2.0
+
+
+def test_the_rotation_is_in_the_optical_frame(camera):
+    """A cone whose axis is turned onto the optical frame's +x shows its apex right of the image
+    centre; turned onto +y (down), below it."""
+    lay_along_x = np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]], float)  # the cone's +z axis -> camera +x
+    lay_along_y = np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], float)  # -> camera +y (down)
+    for rotation, axis in ((lay_along_x, 1), (lay_along_y, 0)):
+        _, depth = camera.render("cone", rotation)
+        rows, cols = np.nonzero(depth)
+        extent = (cols if axis == 1 else rows)
+        centre = depth.shape[axis] / 2
+        # the apex (the thin end) reaches farther from the centre than the base
+        assert extent.max() - centre > centre - extent.min() + 5
+
+
+def test_datasets_resume_and_skip_broken_files(tmp_path):
+    assert write_dataset(tmp_path, 6, seed=3, size=32) == 6
+    sample = read_sample(sample_path(tmp_path, 4))
+    assert sample.shape == SHAPES[4] and sample.rgb.shape == (32, 32, 3) and sample.depth.dtype == np.float32
+    np.testing.assert_allclose(sample.equivalents, sample.rotation @ symmetries(SHAPES[4]), atol=1e-9)
+    np.testing.assert_allclose(sample.rotation, random_rotations(1, seed=3 + 4)[0])
+    sample_path(tmp_path, 2).write_bytes(b"not an npz")
+    assert write_dataset(tmp_path, 8, seed=3, size=32) == 3  # the broken one and two new
+    sample_path(tmp_path, 7).write_bytes(b"broken again")
+    with pytest.warns(UserWarning, match="000007.npz: not a pose sample"):
+        assert len(list(iter_samples(tmp_path))) == 7
+
+
+def test_the_dataset_command_and_its_errors(tmp_path):
+    run = [sys.executable, "-m", "eqrobot", "dataset", "pose", "--out", str(tmp_path), "--size", "32"]
+    r = subprocess.run([*run, "--n", "3"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "3 samples rendered" in r.stdout, r.stderr
+    r = subprocess.run([*run, "--n", "3", "--shapes", "tet,ball"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "shapes must be among tet, cube, icosa, cone, cyl" in r.stderr

@@ -78,4 +78,20 @@ def test_the_dataset_command_and_its_errors(tmp_path):
     r = subprocess.run([*run, "--n", "3"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "3 samples rendered" in r.stdout, r.stderr
     r = subprocess.run([*run, "--n", "3", "--shapes", "tet,ball"], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "shapes must be among tet, cube, icosa, cone, cyl" in r.stderr
+    assert r.returncode == 2 and "shapes must be among tet, cube, icosa, cone, cyl" in r.stderr and "ball" in r.stderr
+
+
+@pytest.mark.parametrize("shape", ["duck", "teddy", "object-123"])
+def test_asymmetric_objects_from_pybullet_data_render_and_have_no_symmetry(camera, shape):
+    assert symmetries(shape).shape == (1, 3, 3)
+    rotation = random_rotations(1, seed=8)[0]
+    rgb, depth = camera.render(shape, rotation)
+    assert (depth > 0).mean() > 0.03
+    turned, _ = camera.render(shape, rotation @ random_rotations(1, seed=9)[0])
+    assert np.abs(turned.astype(int) - rgb).mean() > 1.0
+
+
+@pytest.mark.parametrize("name", ["object-1000", "object-12", "horse"])
+def test_unknown_objects_are_refused_by_name(name):
+    with pytest.raises(ValueError, match="duck, teddy"):
+        symmetries(name)

@@ -1,7 +1,9 @@
 """SYMSOL-I-style scenes (after Murphy et al. 2021): one symmetric solid (tetrahedron, cube,
 icosahedron, cone, cylinder) in front of a fixed camera at a given orientation, rendered by
 PyBullet's CPU renderer into RGB and metric depth, and the solid's symmetry group, so that
-every orientation that looks the same is known.
+every orientation that looks the same is known. Asymmetric objects from pybullet_data (the
+duck, the teddy bear, ``object-NNN`` for random_urdfs/NNN) render the same way, with the
+identity as their only symmetry, for tests on unseen instances (ModelNet10-SO(3)-style).
 
 Frames: ``rotation`` is the solid's orientation in the camera's optical frame (x right, y down,
 z forward, the ROS convention): turning the image in its plane is a rotation about z. The
@@ -17,12 +19,16 @@ from functools import cache
 
 import numpy as np
 import pybullet as p
+import pybullet_data
 import trimesh
 
 from eqrobot.geometry.rotations import matrix_to_quat
 from eqrobot.sim.world import ClientOwner
 
 SHAPES = ("tet", "cube", "icosa", "cone", "cyl")
+OBJECT_FILES = {"duck": "duck.obj", "teddy": "teddy2_VHACD_CHs.obj"}  # plus object-NNN: random_urdfs/NNN
+RANDOM_OBJECTS = 1000
+SIZE = 1.6  # metres, the largest extent of an object from pybullet_data once scaled
 DISTANCE = 5.0  # metres from the camera to the solid's centre: every solid stays inside the view
 FIELD_OF_VIEW = 40.0  # degrees, vertical and horizontal
 CONTINUOUS_SAMPLES = 360  # turns about the axis that stand for a cone's or cylinder's continuous symmetry
@@ -30,9 +36,19 @@ COLOR = (0.8, 0.5, 0.3, 1.0)
 LIGHT = (1.0, -2.0, -3.0)  # towards the light, camera frame (from the camera side): faces differ by shading only
 
 
+def known(shape: str) -> bool:
+    """Whether ``shape`` names a solid or an object this module can render."""
+    if shape in SHAPES or shape in OBJECT_FILES:
+        return True
+    number = shape.removeprefix("object-")
+    return shape.startswith("object-") and number.isdigit() and len(number) == 3 and int(number) < RANDOM_OBJECTS
+
+
 @cache
 def solid(shape: str) -> trimesh.Trimesh:
     """The solid, about 1.6 m across, centred on its centroid, its faces unmerged (flat shading)."""
+    if shape not in SHAPES:
+        return _object(shape)
     makers = {
         "tet": lambda: trimesh.Trimesh(np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], float) / 1.2,
                                        [[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]]),
@@ -55,6 +71,9 @@ def symmetries(shape: str) -> np.ndarray:
     """(K, 3, 3) the rotations that map the solid onto itself (identity first): 12, 24 and 60
     for the tetrahedron, cube and icosahedron; ``CONTINUOUS_SAMPLES`` turns about the axis for
     the cone, twice that for the cylinder (which may also be turned upside down)."""
+    if shape not in SHAPES:
+        solid(shape)  # a clear error for an unknown name
+        return np.eye(3)[None]
     if shape in ("cone", "cyl"):
         turns = np.array([_about_z(a) for a in np.arange(CONTINUOUS_SAMPLES) * 2 * math.pi / CONTINUOUS_SAMPLES])
         if shape == "cone":
@@ -109,6 +128,20 @@ class SymsolCamera(ClientOwner):
             self._bodies[shape] = p.createMultiBody(baseMass=0, baseVisualShapeIndex=visual,
                                                     basePosition=[0, 0, -100], physicsClientId=self.client)
         return self._bodies[shape]
+
+
+def _object(shape: str) -> trimesh.Trimesh:
+    """An object from pybullet_data, centred on its bounding box, scaled to ``SIZE``, flat shaded."""
+    if not known(shape):
+        raise ValueError(f"shape must be one of {', '.join(SHAPES + tuple(OBJECT_FILES))} or object-000 .. "
+                         f"object-{RANDOM_OBJECTS - 1:03d}, got {shape!r}")
+    number = shape.removeprefix("object-")
+    relative = OBJECT_FILES.get(shape) or f"random_urdfs/{number}/{number}.obj"
+    mesh = trimesh.load(f"{pybullet_data.getDataPath()}/{relative}", force="mesh")
+    mesh.apply_translation(-mesh.bounding_box.centroid)
+    mesh.apply_scale(SIZE / mesh.extents.max())
+    mesh.unmerge_vertices()
+    return mesh
 
 
 def _about_z(angle: float) -> np.ndarray:

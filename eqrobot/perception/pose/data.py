@@ -22,7 +22,7 @@ import numpy as np
 from eqrobot.geometry.rotations import random_rotations
 from eqrobot.io.atomic import atomic_write_bytes
 from eqrobot.progress import progress
-from eqrobot.sim.symsol import SHAPES, SymsolCamera, symmetries
+from eqrobot.sim.symsol import SHAPES, SymsolCamera, known, symmetries
 
 KEYS = ("rgb", "depth", "rotation", "equivalents", "intrinsics", "shape")
 
@@ -45,9 +45,10 @@ def write_dataset(folder: str | Path, n: int, seed: int = 0, shapes: tuple[str, 
                   size: int = 128) -> int:
     """Render the samples 0..n-1 of the set into ``folder`` that are not there yet (a file
     that cannot be read is rendered again); returns how many were written."""
-    unknown = sorted(set(shapes) - set(SHAPES))
+    unknown = [s for s in shapes if not known(s)]
     if unknown or not shapes:
-        raise ValueError(f"shapes must be among {', '.join(SHAPES)}, got {', '.join(shapes) or 'none'}")
+        raise ValueError(f"shapes must be among {', '.join(SHAPES)}, duck, teddy, object-000 .. object-999; "
+                         f"got {', '.join(unknown) or 'none'}")
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     folder = Path(folder)

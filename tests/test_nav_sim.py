@@ -13,7 +13,6 @@ from eqrobot.policy.navigation.planner import Planner
 from eqrobot.sim.navigation import (
     FollowConfig,
     NavigationWorld,
-    blocked_cells,
     blocked_rectangles,
     follow_plan,
     path_clearance,
@@ -61,7 +60,7 @@ def assert_followed(m: OccupancyMap, path: np.ndarray) -> None:
 
 def test_blocked_cells_merge_into_few_rectangles_that_cover_them_exactly():
     m = generate("maze", 64, seed=3)
-    blocked = blocked_cells(m)
+    blocked = m.blocked()
     rectangles = blocked_rectangles(blocked)
     covered = np.zeros(blocked.shape, dtype=int)
     for r0, r1, c0, c1 in rectangles:
@@ -80,7 +79,7 @@ def test_walls_stand_exactly_on_the_blocked_cells_of_a_turned_and_moved_map():
         hits = p.rayTestBatch([[x, y, 1.0] for x, y in xy], [[x, y, 0.05] for x, y in xy],
                               physicsClientId=world.client)
         hit_wall = np.array([hit[0] in world.walls for hit in hits])
-    np.testing.assert_array_equal(hit_wall, blocked_cells(m).reshape(-1))
+    np.testing.assert_array_equal(hit_wall, m.blocked().reshape(-1))
 
 
 def test_the_robot_fits_the_planners_clearance_and_drives_straight_and_turns_on_the_spot():
@@ -114,7 +113,7 @@ def test_a_plan_in_a_turned_map_is_followed_as_well():
 
 def find_straight_line_through_a_wall(m: OccupancyMap) -> np.ndarray:
     """Two cells in one row where the robot fits, at most 1.5 m apart, with blocked cells between."""
-    fits, blocked = free_space(m, CLEARANCE), blocked_cells(m)
+    fits, blocked = free_space(m, CLEARANCE), m.blocked()
     for row in range(m.height):
         for c0 in np.flatnonzero(fits[row]):
             for c1 in range(c0 + 3, min(c0 + 15, m.width)):

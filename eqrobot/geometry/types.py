@@ -121,6 +121,15 @@ class OccupancyMap:
     def width(self) -> int:
         return self.data.shape[1]
 
+    @property
+    def yaw(self) -> float:
+        """The map's heading: a map lies flat, only its origin's turn about z counts."""
+        return float(np.arctan2(self.origin[1, 0], self.origin[0, 0]))
+
+    def blocked(self) -> np.ndarray:
+        """Cells (bool) a robot may not enter: occupied (>= 50, ROS) or unknown (-1)."""
+        return (self.data < 0) | (self.data >= 50)
+
     def cell_to_world(self, rows, cols) -> np.ndarray:
         """Centres of cells ``(row, col)`` as ``(N, 2)`` x, y in ``frame_id``."""
         local = np.stack([(np.asarray(cols) + 0.5) * self.resolution,

@@ -52,9 +52,8 @@ def write_map(path: str | Path, m: OccupancyMap, image_name: str | None = None) 
     pixels[(m.data > 0) & (m.data < 65)] = 205
     header = f"P5\n{m.width} {m.height}\n255\n".encode()
     atomic_write_bytes(path.parent / image_name, header + pixels[::-1].tobytes())
-    yaw = math.atan2(m.origin[1, 0], m.origin[0, 0])
     spec = {"image": image_name, "mode": "trinary", "resolution": float(m.resolution),
-            "origin": [float(m.origin[0, 3]), float(m.origin[1, 3]), float(yaw)],
+            "origin": [float(m.origin[0, 3]), float(m.origin[1, 3]), m.yaw],
             "negate": 0, "occupied_thresh": 0.65, "free_thresh": 0.196}
     return atomic_write_text(path, yaml.safe_dump(spec, sort_keys=False))
 

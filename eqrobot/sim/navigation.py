@@ -97,11 +97,6 @@ class WallBox:
 # --- Walls from the map ---------------------------------------------------------------------------
 
 
-def blocked_cells(m: OccupancyMap) -> np.ndarray:
-    """Cells a robot may not enter: occupied (>= 50) or unknown (-1), as the planner's free space."""
-    return (m.data < 0) | (m.data >= 50)
-
-
 def blocked_rectangles(blocked: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Blocked cells as few (row0, row1, col0, col1) rectangles, ends exclusive, that cover them
     exactly: runs of cells along each row, a run stacked onto the same run of the row above."""
@@ -123,12 +118,11 @@ def _runs(line: np.ndarray) -> list[tuple[int, int]]:
 
 def wall_boxes(m: OccupancyMap) -> list[WallBox]:
     """The map's blocked cells as boxes in the map's frame (its origin's yaw and translation)."""
-    yaw = map_yaw(m)
     boxes = []
-    for r0, r1, c0, c1 in blocked_rectangles(blocked_cells(m)):
+    for r0, r1, c0, c1 in blocked_rectangles(m.blocked()):
         local = np.array([(c0 + c1) / 2, (r0 + r1) / 2]) * m.resolution
         centre = m.origin[:2, :2] @ local + m.origin[:2, 3]
-        boxes.append(WallBox(centre, np.array([c1 - c0, r1 - r0]) * m.resolution, yaw))
+        boxes.append(WallBox(centre, np.array([c1 - c0, r1 - r0]) * m.resolution, m.yaw))
     return boxes
 
 
@@ -139,7 +133,7 @@ def path_clearance(m: OccupancyMap, path, step: float = 0.01) -> float:
     tracker = PathTracker(np.asarray(path, dtype=np.float64).reshape(-1, 2), 0.0)
     points = np.array([tracker.point_at(s) for s in [*np.arange(0.0, tracker.length, step), tracker.length]])
     local = (points - m.origin[:2, 3]) @ m.origin[:2, :2] / m.resolution  # cells: x along columns
-    squares = np.argwhere(blocked_cells(m))[:, ::-1] + 0.5  # centres, (col, row)
+    squares = np.argwhere(m.blocked())[:, ::-1] + 0.5  # centres, (col, row)
     if not len(squares):
         return math.inf
     tree = cKDTree(squares)
@@ -151,11 +145,6 @@ def path_clearance(m: OccupancyMap, path, step: float = 0.01) -> float:
         gap = np.maximum(np.abs(near - point) - 0.5, 0.0)
         best = min(best, float(np.hypot(gap[:, 0], gap[:, 1]).min()))
     return best * m.resolution
-
-
-def map_yaw(m: OccupancyMap) -> float:
-    """The map's heading (a map lies flat: only the origin's turn about z counts)."""
-    return math.atan2(m.origin[1, 0], m.origin[0, 0])
 
 
 # --- The robot ------------------------------------------------------------------------------------

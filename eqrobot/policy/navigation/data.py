@@ -6,7 +6,7 @@ at seed 0 and test sets at ``TEST_SEED``, so the two never share a map.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ def make_problems(maps: int, size: int, first_seed: int = 0, goals: int = 4, gra
     for i in progress(range(maps), desc=desc, unit="map", leave=False):
         seed = first_seed + i
         kind = kinds[i % len(kinds)]
-        g = build_graph(generate(kind, size, seed), _with_seed(graph, seed))
+        g = build_graph(generate(kind, size, seed), replace(graph or GraphConfig(), seed=seed))
         problems += problems_on(g, goals, np.random.default_rng(seed), kind, seed)
     return problems
 
@@ -76,7 +76,3 @@ def batch(problems: list[Problem], device: str = "cpu") -> tuple[GraphTensors, t
     return g, goals, values
 
 
-def _with_seed(graph: GraphConfig | None, seed: int) -> GraphConfig:
-    cfg = GraphConfig(**(graph.to_dict() if graph else {}))
-    cfg.seed = seed
-    return cfg

@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 from scipy.stats import qmc
 
 from eqrobot.geometry.types import OccupancyMap
-from eqrobot.policy.navigation.maps import free_space
+from eqrobot.policy.navigation.maps import clearance_field
 
 SAMPLERS = ("halton", "grid")
 BRIDGE_REACH = 3.0  # longest bridging edge, in k-nearest edge lengths
@@ -77,7 +77,8 @@ class GeometricGraph:
 
 def build_graph(m: OccupancyMap, config: GraphConfig | None = None) -> GeometricGraph:
     cfg = config or GraphConfig()
-    free = free_space(m, cfg.clearance)
+    distance = clearance_field(m)
+    free = distance > cfg.clearance if cfg.clearance > 0 else ~m.blocked()
     if not free.any():
         raise ValueError(f"no free cell is {cfg.clearance} m from every obstacle or unknown cell")
     count = cfg.nodes or max(2, round(cfg.density * free.sum() * m.resolution**2))
@@ -89,8 +90,6 @@ def build_graph(m: OccupancyMap, config: GraphConfig | None = None) -> Geometric
     edges = _knn_edges(positions, cfg.k, max_edge)
     edges = edges[segments_free(m, free, positions[edges[:, 0]], positions[edges[:, 1]])]
     positions, edges = _bridged(m, free, positions, edges, BRIDGE_REACH * max_edge, step=spacing)
-    blocked = (m.data < 0) | (m.data >= 50)
-    distance = (ndimage.distance_transform_edt(~blocked) - 0.5) * m.resolution  # to the nearest blocked square
     rows, cols = m.world_to_cell(positions)
     return GeometricGraph(positions, edges, distance[rows, cols], m.frame_id)
 

@@ -105,12 +105,13 @@ def rooms(size: int, seed: int, resolution: float = RESOLUTION, room: int = 12, 
 def free_space(m: OccupancyMap, clearance: float = 0.0) -> np.ndarray:
     """Cells (bool, rows x cols) whose centre is more than ``clearance`` metres from every
     occupied or unknown cell's square (ROS: >= 50 is occupied, -1 unknown)."""
-    blocked = (m.data < 0) | (m.data >= 50)
-    if clearance <= 0:
-        return ~blocked
+    return clearance_field(m) > clearance if clearance > 0 else ~m.blocked()
+
+
+def clearance_field(m: OccupancyMap) -> np.ndarray:
+    """Metres from each cell's centre to the nearest occupied or unknown cell's square."""
     # the distance transform measures centre to centre; a blocked square's edge is half a cell nearer
-    distance = (ndimage.distance_transform_edt(~blocked) - 0.5) * m.resolution
-    return distance > clearance
+    return (ndimage.distance_transform_edt(~m.blocked()) - 0.5) * m.resolution
 
 
 def _walled(size: int) -> np.ndarray:

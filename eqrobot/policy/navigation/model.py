@@ -85,7 +85,7 @@ class MPVIN(nn.Module):
                       geo: EdgeGeometry | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(scalars (N, hidden), steerable vectors (N, K, V) complex, or None for gnn)."""
         geo = geo or EdgeGeometry(g, self.config)
-        degree = torch.bincount(g.edges[:, 0], minlength=g.num_nodes).float()
+        degree = geo.out_edges
         s = self.node_in(torch.stack([g.clearance / g.scale, degree / 8.0, torch.ones_like(degree)], dim=1))
         z = s.new_zeros((g.num_nodes, self.config.frequencies, self.config.vectors), dtype=torch.complex64) \
             if self.config.kind == "eq" else None
@@ -147,13 +147,13 @@ class EdgeGeometry:
         angle = torch.atan2(self.delta[:, 1], self.delta[:, 0])
         k = torch.arange(1, c.frequencies + 1, device=angle.device, dtype=angle.dtype)
         self.phase = torch.polar(torch.ones_like(angle[:, None] * k), angle[:, None] * k)  # (E, K)
-        self.degree = torch.bincount(src, minlength=g.num_nodes).clamp(min=1).to(self.delta.dtype)
+        self.out_edges = torch.bincount(src, minlength=g.num_nodes).to(self.delta.dtype)
 
     def mean_into_source(self, messages: torch.Tensor) -> torch.Tensor:
         """Average of the messages of each node's out-edges (its neighbours' messages to it)."""
         total = messages.new_zeros((self.num_nodes, *messages.shape[1:]))
         total = total.index_add(0, self.src, messages)
-        return total / self.degree.view(-1, *([1] * (messages.dim() - 1)))
+        return total / self.out_edges.clamp(min=1).view(-1, *([1] * (messages.dim() - 1)))
 
 
 class SteerableLayer(nn.Module):

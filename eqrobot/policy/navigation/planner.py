@@ -1,8 +1,9 @@
 """The planner object: a map in, ``plan(start, goal)`` out, with any of the four planners.
 
 Start and goal are metres in the map's frame. They join the graph through straight edges to
-the nearest nodes they can see (checked against the map's free cells, without the robot's
-clearance: a robot may start close to a wall). A bad start or goal raises
+the nearest nodes they can see: edges that keep the robot's clearance once clear of the start
+or goal (a robot may stand close to a wall) when there are any, else edges in free cells. A
+bad start or goal raises
 :class:`PlanningError` with the reason; a goal the graph cannot reach gives a plan with
 ``reachable`` false.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,6 @@ class Plan:
     planner: str
     time_s: float
     reason: str = ""
-    nodes: list[int] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict:
         out = {"path": self.path.tolist(), "length_m": self.length_m if self.reachable else None,
@@ -100,7 +100,7 @@ class Planner:
             why = (f"no straight line from the {' or the '.join(cut_off)} to a graph node stays in free space"
                    if cut_off else "the goal cannot be reached from the start")
             return Plan(np.zeros((0, 2)), math.inf, False, self.name, seconds, why)
-        return Plan(graph.positions[nodes], path_length(graph, nodes), True, self.name, seconds, nodes=nodes)
+        return Plan(graph.positions[nodes], path_length(graph, nodes), True, self.name, seconds)
 
     def check_endpoint(self, xy: np.ndarray, name: str) -> None:
         if not np.all(np.isfinite(xy)):
@@ -122,26 +122,26 @@ class Planner:
         n = base.num_nodes
         new_edges = [base.edges]
         cut_off = []
+        legs = self._leg_mask(start, goal)
         for index, point, name in ((n, start, "start"), (n + 1, goal, "goal")):
-            visible = self._visible_nodes(point)
+            visible = self._visible_nodes(point, legs)
             pairs = np.stack([np.full(len(visible), index), visible], axis=1)
             new_edges += [pairs, pairs[:, ::-1]]
             if not len(visible):
                 cut_off.append(name)
-        if np.linalg.norm(goal - start) < 1e-9 or \
-                segments_free(self.map, self._leg_mask(start, goal), start[None], goal[None])[0]:
+        if np.linalg.norm(goal - start) < 1e-9 or segments_free(self.map, legs, start[None], goal[None])[0]:
             new_edges.append(np.array([[n, n + 1], [n + 1, n]]))
         positions = np.concatenate([base.positions, start[None], goal[None]])
         clearance = np.concatenate([base.clearance, [0.0, 0.0]])
         return GeometricGraph(positions, np.concatenate(new_edges), clearance, base.frame_id), n, n + 1, cut_off
 
-    def _visible_nodes(self, point: np.ndarray) -> np.ndarray:
-        """The nearest graph nodes ``point`` joins: by legs that keep the robot's clearance
-        (once clear of the point itself) when there are any, else by legs in free cells."""
+    def _visible_nodes(self, point: np.ndarray, legs: np.ndarray) -> np.ndarray:
+        """The nearest graph nodes ``point`` joins: by legs in ``legs`` (``_leg_mask``) when
+        there are any, else by legs in free cells."""
         k = min(ENDPOINT_NEIGHBOURS, self.graph.num_nodes)
         near = np.atleast_1d(self._tree.query(point, k=k)[1])
         ends = np.repeat(point[None], k, 0), self.graph.positions[near]
-        for mask in (self._leg_mask(point), self._free):
+        for mask in (legs, self._free):
             visible = near[segments_free(self.map, mask, *ends)]
             if len(visible):
                 return visible

@@ -13,7 +13,7 @@ from setuptools import find_packages, setup
 PACKAGE = "eqrobot"
 
 # Nodes get their own executables (lib/eqrobot/<node>), as launch files expect.
-NODES = ["cloud_filter_node", "pick_place_node", "planner_node", "registration_node"]
+NODES = ["cloud_filter_node", "pick_place_node", "planner_node", "pose_node", "registration_node"]
 
 
 def share_tree(folder):

@@ -9,6 +9,8 @@ examples:
   eqrobot bench transporter --out bench/red --tasks place-red-in-green --demos 1 --runs 3 --steps 500 --episodes 50
   eqrobot bench nav --out bench/nav                  # eq and gnn at 100 and 1000 maps vs Dijkstra (~20 min)
   eqrobot bench nav --out /tmp/n --train-maps 20 --steps 200 --test-maps 6 --follow 2 --timing-nodes 1000
+  eqrobot bench pose --out bench/pose                # eq and base at 100 % and 10 % of 50,000 renders
+  eqrobot bench pose --out /tmp/p --train-images 500 --steps 100 --test-images 100 --image-size 64
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "run a benchmark (registration, transporter, nav) and write JSON, a markdown table and plots"
+HELP = "run a benchmark (registration, transporter, nav, pose) and write JSON, a markdown table and plots"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("capability", choices=("registration", "transporter", "nav"))
+    p.add_argument("capability", choices=("registration", "transporter", "nav", "pose"))
     p.add_argument("--out", default="bench", help="output folder (default: bench/)")
     p.add_argument("--pairs", type=int, default=100, help="registration: pairs per set")
     t = p.add_argument_group("transporter")
@@ -28,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                    "stack-block-pyramid)")
     t.add_argument("--demos", default="1,10", help="comma-separated demonstration counts (default: 1,10)")
     t.add_argument("--agents", default="eq,base", help="comma-separated agents (default: eq,base)")
-    t.add_argument("--steps", type=int, default=None, help="training steps per run (transporter 1000, nav 3000)")
+    t.add_argument("--steps", type=int, default=None,
+                   help="training steps per run (transporter 1000, nav 3000, pose 20000)")
     t.add_argument("--episodes", type=int, default=100, help="test episodes per run")
     t.add_argument("--runs", type=int, default=1,
                    help="training runs per cell (default 1); run r > 0 draws its demonstrations at random "
@@ -39,6 +42,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     n.add_argument("--test-maps", type=int, default=48, help="held-out maps per setting (4 goals each)")
     n.add_argument("--timing-nodes", default="1000,5000,20000", help="comma-separated graph sizes to time")
     n.add_argument("--follow", type=int, default=20, help="eq plans followed by the simulated robot (0: none)")
+    o = p.add_argument_group("pose")
+    o.add_argument("--train-images", type=int, default=50000, help="training renders (100 %%)")
+    o.add_argument("--test-images", type=int, default=1000, help="test renders (fixed seed, the 5 solids in turn)")
+    o.add_argument("--fractions", default="1.0,0.1", help="comma-separated shares of the training renders")
+    o.add_argument("--kinds", default="eq,base", help="comma-separated models (eq, base)")
+    o.add_argument("--image-size", type=int, default=128, help="image side the models are trained at")
+    o.add_argument("--device", default="auto", help="auto (a GPU when there is one) | cpu | cuda[:N]")
     t.add_argument("--finished-only", action="store_true",
                    help="train nothing: tabulate the runs already evaluated under --out (others show as -)")
 
@@ -58,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_transporter(args)
     if args.capability == "nav":
         return _run_nav(args)
+    if args.capability == "pose":
+        return _run_pose(args)
     from eqrobot.perception.registration.evaluate import run_benchmark
 
     machine = machine_description()
@@ -120,4 +132,29 @@ def _run_nav(args: argparse.Namespace) -> int:
     run_benchmark(args.out, cfg, machine_description("scipy"))
     print((Path(args.out) / "nav.md").read_text())
     print(f"wrote {args.out}/nav.json, nav.md, nav.png")
+    return 0
+
+
+def _run_pose(args: argparse.Namespace) -> int:
+    from eqrobot.cli.errors import CliError
+    from eqrobot.device import resolve_device
+    from eqrobot.perception.pose.benchmark import PoseBenchConfig, run_benchmark
+
+    kinds = tuple(k.strip() for k in args.kinds.split(","))
+    if not set(kinds) <= {"eq", "base"}:
+        raise CliError(f"--kinds takes eq and/or base, got {args.kinds}")
+    try:
+        fractions = tuple(float(f) for f in args.fractions.split(","))
+    except ValueError as e:
+        raise CliError(f"--fractions takes comma-separated numbers, got {args.fractions}") from e
+    if not all(0 < f <= 1 for f in fractions) or args.train_images < 1 or args.test_images < 1:
+        raise CliError("--fractions must be in (0, 1], --train-images and --test-images at least 1")
+    if args.steps is not None and args.steps < 1:
+        raise CliError("--steps must be at least 1")
+    cfg = PoseBenchConfig(kinds=kinds, fractions=fractions, train_images=args.train_images,
+                          test_images=args.test_images, steps=20000 if args.steps is None else args.steps,
+                          image_size=args.image_size)
+    run_benchmark(args.out, cfg, machine_description("scipy"), resolve_device(args.device).device)
+    print((Path(args.out) / "pose.md").read_text())
+    print(f"wrote {args.out}/pose.json, pose.md, pose.png")
     return 0

@@ -5,19 +5,22 @@ examples:
       --out result.json
   eqrobot eval nav --ckpt models/navigation/mpvin-eq.safetensors --out nav.json      # held-out maps
   eqrobot eval nav --ckpt models/navigation/mpvin-eq.safetensors --size 64 --rotated --out nav-64-rot.json
+  eqrobot eval pose --out pose.json      # shipped weights, fresh SYMSOL-I-style test renders (fixed seed)
+  eqrobot eval pose --ckpt runs/pose-eq/pose.safetensors --data data/symsol-test --out pose.json
 """
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "evaluate a trained model (transporter in the simulator; nav on held-out maps)"
+HELP = "evaluate a trained model (transporter in the simulator; nav on held-out maps; pose on test renders)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("capability", choices=("transporter", "nav"))
+    p.add_argument("capability", choices=("transporter", "nav", "pose"))
     p.add_argument("--task", help="transporter: simulated task, e.g. block-insertion")
-    p.add_argument("--ckpt", required=True, help="weights (transporter.safetensors, navigation.safetensors)")
+    p.add_argument("--ckpt", help="weights (transporter.safetensors, navigation.safetensors, pose.safetensors); "
+                                   "pose: the shipped equivariant model when not given")
     p.add_argument("--episodes", type=int, default=100, help="test episodes (odd seeds 1, 3, ...)")
     p.add_argument("--out", help="result JSON (keys task, agent, demos, episodes, success_rate, mean_reward, "
                                   "ravens_reward)")
@@ -30,12 +33,49 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     n.add_argument("--maps", type=int, default=50, help="held-out generated test maps (4 goals each)")
     n.add_argument("--size", type=int, help="cells a side of the test maps (default: the training size)")
     n.add_argument("--rotated", action="store_true", help="turn every test map by a random angle (and shift it)")
+    o = p.add_argument_group("pose")
+    o.add_argument("--data", help="a set from `eqrobot dataset pose` (default: render --images test images, "
+                                  "fixed seed)")
+    o.add_argument("--images", type=int, default=500, help="test images rendered when no --data (the 5 solids in turn)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from eqrobot.cli.errors import CliError
+
+    if args.capability == "pose":
+        return _run_pose(args)
+    if not args.ckpt:
+        raise CliError(f"--ckpt is required to evaluate {args.capability}")
     if args.capability == "nav":
         return _run_nav(args)
     return _run_transporter(args)
+
+
+def _run_pose(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from eqrobot.device import resolve_device
+    from eqrobot.io.atomic import atomic_write_json
+    from eqrobot.perception.pose.data import load_arrays, write_test_set
+    from eqrobot.perception.pose.evaluate import evaluate
+    from eqrobot.perception.pose.predictor import default_weights
+    from eqrobot.perception.pose.train import load_model
+
+    ckpt = args.ckpt or str(default_weights())
+    model, meta = load_model(ckpt, resolve_device(args.device).device)
+    if args.data:
+        arrays = load_arrays(args.data)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            arrays = load_arrays(write_test_set(folder, args.images))
+    result = {"kind": meta["kind"], **evaluate(model, arrays), "ckpt": ckpt, "data": args.data or "rendered test set"}
+    if args.out:
+        atomic_write_json(args.out, result)
+    print(f"{result['kind']}: log-likelihood {result['loglik']:.2f}, median error {result['median_err_deg']:.1f} deg, "
+          f"Acc@15 {result['acc15']:.2f}, Acc@30 {result['acc30']:.2f} on {result['images']} images")
+    for shape, r in result["per_shape"].items():
+        print(f"  {shape:10s} log-likelihood {r['loglik']:6.2f}  median error {r['median_err_deg']:6.1f} deg")
+    return 0
 
 
 def _run_nav(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ COMMANDS = {
     "demos": "eqrobot.cli.demos",
     "plan": "eqrobot.cli.plan",
     "dataset": "eqrobot.cli.dataset",
+    "pose": "eqrobot.cli.pose",
 }
 
 

@@ -9,17 +9,20 @@ examples:
   eqrobot train registration --calibrate models/registration/descriptor.safetensors --val-pairs 100
   eqrobot train nav --maps 100 --size 32 --out runs/nav-eq               # E(2)-equivariant MP-VIN
   eqrobot train nav --maps 100 --size 32 --planner gnn --out runs/nav-gnn
+  eqrobot dataset pose --out data/symsol-train --n 50000
+  eqrobot train pose --data data/symsol-train --out runs/pose-eq --steps 20000   # SO(3)-equivariant
+  eqrobot train pose --data data/symsol-train --fraction 0.1 --model base --out runs/pose-base-10
 """
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "train a model (registration, transporter, nav)"
+HELP = "train a model (registration, transporter, nav, pose)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("capability", choices=("registration", "transporter", "nav"))
+    p.add_argument("capability", choices=("registration", "transporter", "nav", "pose"))
     p.add_argument("--out", help="run folder: checkpoints, history.json, training.png")
     p.add_argument("--calibrate", metavar="WEIGHTS",
                    help="only (re)calibrate the converged thresholds of WEIGHTS on --val-pairs held-out pairs")
@@ -35,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--radius-voxels", type=float, default=None, help="patch radius in voxels (default 10)")
     p.add_argument("--hidden", type=int, default=None, help="width of the descriptor network (default 64)")
     t = p.add_argument_group("transporter")
-    t.add_argument("--data", help="folder of episodes (docs/episode_format.md)")
+    t.add_argument("--data", help="transporter: folder of episodes (docs/episode_format.md); pose: a set from "
+                                  "`eqrobot dataset pose` (or a packed .npz)")
     t.add_argument("--agent", choices=("eq", "base"), default="eq",
                    help="eq: C_n-steerable networks (default); base: the original Transporter")
     t.add_argument("--demos", type=int, default=None, help="use the first N episodes (default: all)")
@@ -50,6 +54,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     n.add_argument("--size", type=int, default=32, help="cells a side of the training maps (0.1 m cells)")
     n.add_argument("--planner", choices=("eq", "gnn"), default="eq",
                    help="eq: E(2)-equivariant MP-VIN (default); gnn: the plain GNN-VIN baseline")
+    o = p.add_argument_group("pose")
+    o.add_argument("--model", choices=("eq", "base"), default="eq",
+                   help="eq: image -> sphere -> SO(3) spectral layers (default); base: the same CNN with an MLP head")
+    o.add_argument("--val-data", help="a held-out set scored every --validate-every steps (default 2000)")
+    o.add_argument("--fraction", type=float, default=1.0, help="share of --data to train on (the first images)")
+    o.add_argument("--batch", type=int, default=32)
+    o.add_argument("--image-size", type=int, default=128, help="side the images are resized to")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +68,27 @@ def run(args: argparse.Namespace) -> int:
         return _run_transporter(args)
     if args.capability == "nav":
         return _run_nav(args)
+    if args.capability == "pose":
+        return _run_pose(args)
     return _run_registration(args)
+
+
+def _run_pose(args: argparse.Namespace) -> int:
+    from eqrobot.cli.errors import CliError
+    from eqrobot.device import resolve_device
+    from eqrobot.perception.pose.model import PoseModelConfig
+    from eqrobot.perception.pose.train import PoseTrainConfig, train
+
+    if not args.out or not args.data:
+        raise CliError("--data and --out are required for training")
+    validate_every = 2000 if args.validate_every is None else args.validate_every
+    cfg = PoseTrainConfig(data=args.data, val_data=args.val_data or "", fraction=args.fraction, steps=args.steps,
+                          batch=args.batch, seed=args.seed, validate_every=validate_every,
+                          lr=args.lr if args.lr is not None else 1e-3)
+    weights = train(args.out, cfg, PoseModelConfig(kind=args.model, image_size=args.image_size),
+                    resolve_device(args.device).device)
+    print(f"weights: {weights}")
+    return 0
 
 
 def _run_nav(args: argparse.Namespace) -> int:

@@ -28,12 +28,14 @@ from eqrobot.sim.world import ClientOwner
 SHAPES = ("tet", "cube", "icosa", "cone", "cyl")
 OBJECT_FILES = {"duck": "duck.obj", "teddy": "teddy2_VHACD_CHs.obj"}  # plus object-NNN: random_urdfs/NNN
 RANDOM_OBJECTS = 1000
+EMPTY_OBJECTS = {168}  # random_urdfs/168/168.obj holds no faces
 SIZE = 1.6  # metres, the largest extent of an object from pybullet_data once scaled
 DISTANCE = 5.0  # metres from the camera to the solid's centre: every solid stays inside the view
 FIELD_OF_VIEW = 40.0  # degrees, vertical and horizontal
 CONTINUOUS_SAMPLES = 360  # turns about the axis that stand for a cone's or cylinder's continuous symmetry
 COLOR = (0.8, 0.5, 0.3, 1.0)
-LIGHT = (1.0, -2.0, -3.0)  # towards the light, camera frame (from the camera side): faces differ by shading only
+AMBIENT = 0.25  # the rest is diffuse: faces at different tilts differ by tens of grey levels
+LIGHT = (0.0, 0.0, -1.0)  # towards the light (camera frame): a headlight, so an in-plane turn turns the image
 
 
 def known(shape: str) -> bool:
@@ -41,7 +43,13 @@ def known(shape: str) -> bool:
     if shape in SHAPES or shape in OBJECT_FILES:
         return True
     number = shape.removeprefix("object-")
-    return shape.startswith("object-") and number.isdigit() and len(number) == 3 and int(number) < RANDOM_OBJECTS
+    return (shape.startswith("object-") and number.isdigit() and len(number) == 3 and int(number) < RANDOM_OBJECTS
+            and int(number) not in EMPTY_OBJECTS)
+
+
+def random_objects(first: int, last: int) -> tuple[str, ...]:
+    """The renderable ``object-NNN`` names for NNN in ``first..last`` (inclusive)."""
+    return tuple(f"object-{i:03d}" for i in range(first, last + 1) if known(f"object-{i:03d}"))
 
 
 @cache
@@ -106,7 +114,9 @@ class SymsolCamera(ClientOwner):
                                           physicsClientId=self.client)
         near, far = DISTANCE - 2, DISTANCE + 2
         _, _, rgba, buffer, _ = p.getCameraImage(self.size, self.size, self._view, self._projection, shadow=0,
-                                                 lightDirection=list(LIGHT), renderer=p.ER_TINY_RENDERER,
+                                                 lightDirection=list(LIGHT), lightAmbientCoeff=AMBIENT,
+                                                 lightDiffuseCoeff=1 - AMBIENT, lightSpecularCoeff=0.0,
+                                                 renderer=p.ER_TINY_RENDERER,
                                                  physicsClientId=self.client)
         rgb = np.asarray(rgba, dtype=np.uint8).reshape(self.size, self.size, 4)[..., :3].copy()
         buffer = np.asarray(buffer, dtype=np.float64).reshape(self.size, self.size)
@@ -134,7 +144,7 @@ def _object(shape: str) -> trimesh.Trimesh:
     """An object from pybullet_data, centred on its bounding box, scaled to ``SIZE``, flat shaded."""
     if not known(shape):
         raise ValueError(f"shape must be one of {', '.join(SHAPES + tuple(OBJECT_FILES))} or object-000 .. "
-                         f"object-{RANDOM_OBJECTS - 1:03d}, got {shape!r}")
+                         f"object-{RANDOM_OBJECTS - 1:03d} (not {_empty_names()}), got {shape!r}")
     number = shape.removeprefix("object-")
     relative = OBJECT_FILES.get(shape) or f"random_urdfs/{number}/{number}.obj"
     mesh = trimesh.load(f"{pybullet_data.getDataPath()}/{relative}", force="mesh")
@@ -142,6 +152,10 @@ def _object(shape: str) -> trimesh.Trimesh:
     mesh.apply_scale(SIZE / mesh.extents.max())
     mesh.unmerge_vertices()
     return mesh
+
+
+def _empty_names() -> str:
+    return ", ".join(f"object-{i:03d}" for i in sorted(EMPTY_OBJECTS))
 
 
 def _about_z(angle: float) -> np.ndarray:

@@ -1,0 +1,129 @@
+"""``eqrobot bench pose``: the equivariant network against the baseline, side by side.
+
+Protocol: a training set of SYMSOL-I-style renders (seed 0) and 1000 test renders (``TEST_SEED``,
+200 per solid); each kind (eq, base) trained on 100 % and on 10 % of the training set for the
+same number of steps; scored on the test set (``evaluate``: log-likelihood per solid, median
+error, Acc@15/30); then the predictor's latency on this machine (median of 30 single images,
+end to end: network, density, modes, refinement, covariance).
+
+A run folder that already holds ``pose.safetensors`` is evaluated, not trained again: weights
+trained elsewhere (``tools/device/pose_train.sh`` on a GPU) drop into ``<out>/runs/<kind>-<pct>/``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eqrobot.io.atomic import atomic_write_json, atomic_write_text
+from eqrobot.perception.pose.data import TEST_SEED, VALIDATION_SEED, load_arrays, write_dataset
+from eqrobot.perception.pose.evaluate import evaluate, uniform_loglik
+from eqrobot.sim.symsol import SHAPES
+
+IPDF_SYMSOL1 = {"loglik": 4.10, "icosa": 1.28}  # Murphy et al. 2021, on SYMSOL I (their renders)
+
+
+@dataclass
+class PoseBenchConfig:
+    kinds: tuple[str, ...] = ("eq", "base")
+    fractions: tuple[float, ...] = (1.0, 0.1)
+    train_images: int = 50000
+    test_images: int = 1000
+    steps: int = 20000
+    batch: int = 32
+    image_size: int = 128
+    latency_images: int = 30
+
+
+def run_name(kind: str, fraction: float) -> str:
+    return f"{kind}-{round(100 * fraction)}"
+
+
+def run_benchmark(out: str | Path, cfg: PoseBenchConfig, machine: str, device: str = "cpu") -> dict:
+    from eqrobot.perception.pose.model import PoseModelConfig
+    from eqrobot.perception.pose.train import PoseTrainConfig, load_model, train
+
+    out = Path(out)
+    write_dataset(out / "data/test", cfg.test_images, TEST_SEED)
+    test = load_arrays(out / "data/test")
+    rows = []
+    for kind in cfg.kinds:
+        for fraction in cfg.fractions:
+            folder = out / "runs" / run_name(kind, fraction)
+            weights = folder / "pose.safetensors"
+            if not weights.exists():
+                write_dataset(out / "data/train", cfg.train_images, 0)
+                write_dataset(out / "data/val", 300, VALIDATION_SEED)
+                train(folder, PoseTrainConfig(data=str(out / "data/train"), val_data=str(out / "data/val"),
+                                              fraction=fraction, steps=cfg.steps, batch=cfg.batch),
+                      PoseModelConfig(kind=kind, image_size=cfg.image_size), device)
+            model, meta = load_model(weights, device)
+            result = evaluate(model, test, desc=f"testing {run_name(kind, fraction)}")
+            train_cfg = meta["train"]
+            rows.append({"kind": kind, "fraction": fraction, "steps": meta["step"], "batch": train_cfg["batch"],
+                         "trained_on": meta.get("trained_on", ""), **result,
+                         "latency_ms": latency_ms(weights, test, cfg.latency_images, device)})
+    report = {"config": asdict(cfg), "machine": machine, "test_images": len(test), "rows": rows,
+              "uniform_loglik": uniform_loglik(), "ipdf_symsol1": IPDF_SYMSOL1}
+    atomic_write_json(out / "pose.json", report)
+    atomic_write_text(out / "pose.md", markdown(report))
+    plot(report, out / "pose.png")
+    return report
+
+
+def latency_ms(weights: Path, test, n: int, device: str) -> float:
+    from eqrobot.perception.pose.predictor import PosePredictor
+
+    predictor = PosePredictor(weights, device)
+    predictor(test.rgb[0])  # warm-up: allocator, lazy initialisation
+    times = []
+    for i in range(n):
+        began = time.perf_counter()
+        predictor(test.rgb[i % len(test)])
+        times.append(time.perf_counter() - began)
+    return 1000 * float(np.median(times))
+
+
+def markdown(report: dict) -> str:
+    shapes = [s for s in SHAPES if any(s in r["per_shape"] for r in report["rows"])]
+    lines = [f"Pose prediction on {report['test_images']} SYMSOL-I-style test renders ({report['machine']}).",
+             f"Log-likelihood per unit of SO(3)'s volume pi^2: uniform {report['uniform_loglik']:.2f}, "
+             f"IPDF on SYMSOL I {IPDF_SYMSOL1['loglik']:.2f} (icosahedron {IPDF_SYMSOL1['icosa']:.2f}).", "",
+             "| model | training data | steps x batch | log-lik | " + " | ".join(shapes) +
+             " | median err (deg) | Acc@15 | Acc@30 | latency (ms) |",
+             "|---" * (8 + len(shapes)) + "|"]
+    for r in report["rows"]:
+        per_shape = " | ".join(f"{r['per_shape'][s]['loglik']:.2f}" if s in r["per_shape"] else "-" for s in shapes)
+        lines.append(f"| {r['kind']} | {100 * r['fraction']:.0f} % | {r['steps']} x {r['batch']} | {r['loglik']:.2f} | "
+                     f"{per_shape} | "
+                     f"{r['median_err_deg']:.2f} | {r['acc15']:.3f} | {r['acc30']:.3f} | {r['latency_ms']:.0f} |")
+    trained = sorted({r["trained_on"] for r in report["rows"] if r["trained_on"]})
+    lines += ["", f"Trained on: {'; '.join(trained) or 'this machine'}. Latency: one image end to end on this machine."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shapes = [s for s in SHAPES if any(s in r["per_shape"] for r in report["rows"])] + ["all"]
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    width = 0.8 / max(1, len(report["rows"]))
+    for i, r in enumerate(report["rows"]):
+        values = [r["per_shape"][s]["loglik"] if s in r["per_shape"] else math.nan for s in shapes[:-1]] + [r["loglik"]]
+        label = f"{r['kind']}, {100 * r['fraction']:.0f} % data"
+        ax.bar(np.arange(len(shapes)) + i * width, values, width, label=label)
+    ax.axhline(report["uniform_loglik"], color="grey", linestyle=":", label="uniform")
+    ax.axhline(IPDF_SYMSOL1["loglik"], color="black", linestyle="--", linewidth=1, label="IPDF SYMSOL I average")
+    ax.set_xticks(np.arange(len(shapes)) + 0.4 - width / 2, shapes)
+    ax.set(ylabel="log-likelihood", title="SYMSOL-I-style test renders")
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

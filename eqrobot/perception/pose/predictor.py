@@ -1,0 +1,233 @@
+"""The pose predictor: one image (and optionally depth + intrinsics) in, a density over the
+object's orientation out, with its modes, a point estimate, an uncertainty and a translation.
+
+Rotations are the object's orientation in the camera's optical frame (x right, y down, z
+forward), as the training renders store them. ``PoseEstimate.density`` holds the probability
+of each cell of the level-3 HEALPix-Hopf grid (36,864 cells, 7.4 deg apart).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from eqrobot.geometry.grids import SO3Grid
+from eqrobot.geometry.harmonics import wigner_d
+from eqrobot.perception.pose.model import grid_features
+
+DENSITY_LEVEL = 3
+MODE_SEPARATION_DEG = 15.0  # two modes closer than this are one
+COVARIANCE_RADIUS_DEG = 30.0  # the mass around the best mode its covariance is taken from
+
+
+@dataclass
+class PoseEstimate:
+    rotation: np.ndarray  # (3, 3) the best mode, refined
+    modes: np.ndarray  # (k, 3, 3) best first
+    mode_mass: np.ndarray  # (k,) probability within MODE_SEPARATION_DEG of each mode
+    covariance: np.ndarray  # (3, 3) rad^2, rotation vector about the camera axes near the best mode
+    uncertainty_deg: float  # root of the covariance's trace, in degrees
+    density: np.ndarray  # (36,864,) probability per cell of SO3Grid(3)
+    translation: np.ndarray | None  # (3,) metres, centre of the visible surface (needs depth + intrinsics)
+    time_s: float
+
+    def to_json(self) -> dict:
+        return {"rotation": self.rotation.tolist(), "quaternion_xyzw": _quat(self.rotation),
+                "modes": [{"rotation": r.tolist(), "quaternion_xyzw": _quat(r), "mass": float(m)}
+                          for r, m in zip(self.modes, self.mode_mass, strict=True)],
+                "covariance_rad2": self.covariance.tolist(), "uncertainty_deg": self.uncertainty_deg,
+                "translation_m": None if self.translation is None else self.translation.tolist(),
+                "time_s": self.time_s}
+
+
+def default_weights(kind: str = "eq") -> Path:
+    from eqrobot.resources import share_file
+
+    return share_file(f"models/pose/pose-{kind}.safetensors")
+
+
+class PosePredictor:
+    def __init__(self, weights: str | Path | None = None, device: str = "auto", modes: int = 5) -> None:
+        from eqrobot.device import resolve_device
+        from eqrobot.perception.pose.train import load_model
+
+        self.device = resolve_device(device).device
+        self.model, self.meta = load_model(weights or default_weights(), self.device)
+        self.lmax = self.model.config.lmax
+        self.grid = SO3Grid(DENSITY_LEVEL)
+        self.grid_features = grid_features(DENSITY_LEVEL, self.lmax).to(self.device)
+        self.cells = torch.tensor(self.grid.rotations, device=self.device)  # a copy: the grid's array is read-only
+        self.num_modes = modes
+
+    @torch.no_grad()
+    def coefficients(self, images: np.ndarray) -> torch.Tensor:
+        """``(B, H, W, 3)`` uint8 -> ``(B, K)`` log-density coefficients."""
+        x = torch.tensor(np.asarray(images), device=self.device).permute(0, 3, 1, 2).float() / 255
+        return self.model(x)
+
+    def __call__(self, rgb: np.ndarray, depth: np.ndarray | None = None,
+                 intrinsics: np.ndarray | None = None) -> PoseEstimate:
+        began = time.perf_counter()
+        rgb, depth, intrinsics = square_crop(check_image(rgb), depth, intrinsics)
+        coeffs = self.coefficients(rgb[None])
+        with torch.no_grad():  # all on the model's device: one copy of the results at the end
+            probability = torch.softmax((coeffs @ self.grid_features)[0], dim=0)
+            modes, mass = find_modes(self.cells, probability, self.num_modes)
+            modes[0] = refine(coeffs, modes[:1], self.lmax)[0]
+            covariance = rotation_covariance(self.cells, probability, modes[0])
+        covariance = covariance.cpu().numpy().astype(np.float64)
+        translation = None if depth is None or intrinsics is None else visible_centre(depth, intrinsics)
+        modes = modes.cpu().numpy().astype(np.float64)
+        return PoseEstimate(modes[0], modes, mass.cpu().numpy(), covariance,
+                            float(np.degrees(np.sqrt(np.trace(covariance)))), probability.cpu().numpy(), translation,
+                            time.perf_counter() - began)
+
+
+def check_image(rgb: np.ndarray) -> np.ndarray:
+    """The image as ``(H, W, 3)`` uint8 (an alpha channel is dropped); ``ValueError`` saying what
+    is wrong otherwise."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
+        raise ValueError(f"an RGB image must be (height, width, 3) or (height, width, 4), got shape {rgb.shape}")
+    if min(rgb.shape[:2]) < 16:
+        raise ValueError(f"image of {rgb.shape[1]}x{rgb.shape[0]} pixels is too small (at least 16 a side)")
+    if rgb.dtype != np.uint8:
+        raise ValueError(f"an RGB image must be uint8, got {rgb.dtype}")
+    return rgb[..., :3]
+
+
+def square_crop(rgb: np.ndarray, depth: np.ndarray | None, intrinsics: np.ndarray | None):
+    """The centred square of the image (the model sees square images with the object in the
+    middle), the depth cut the same way and the intrinsics moved with it."""
+    h, w = rgb.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    if depth is not None:
+        depth = np.asarray(depth, dtype=np.float32)
+        if depth.shape != (h, w):
+            raise ValueError(f"depth of shape {depth.shape} does not match the image ({h}, {w})")
+        depth = depth[top:top + s, left:left + s]
+    if intrinsics is not None:
+        intrinsics = np.array(intrinsics, dtype=np.float64).reshape(3, 3)
+        intrinsics[0, 2] -= left
+        intrinsics[1, 2] -= top
+    return rgb[top:top + s, left:left + s], depth, intrinsics
+
+
+def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Geodesic angle (radians) between rotations, broadcasting ``(..., 3, 3)``."""
+    trace = np.einsum("...ij,...ij->...", a, b)
+    return np.arccos(np.clip((trace - 1) / 2, -1.0, 1.0))
+
+
+def find_modes(rotations: torch.Tensor, probability: torch.Tensor, k: int,
+               separation_deg: float = MODE_SEPARATION_DEG) -> tuple[torch.Tensor, torch.Tensor]:
+    """Up to ``k`` local peaks of the grid's ``probability``, best first, at least
+    ``separation_deg`` apart, and the mass each holds within that distance."""
+    separation = math.radians(separation_deg)
+    top = torch.topk(probability, min(max(64 * k, 512), len(probability))).indices
+    close = (angles(rotations[top][:, None], rotations[top][None]) < separation).cpu().numpy()
+    chosen: list[int] = []
+    for i in range(len(top)):
+        if not close[i, chosen].any():
+            chosen.append(i)
+            if len(chosen) == k:
+                break
+    modes = rotations[top[chosen]].clone()
+    near = angles(rotations[None], modes[:, None]) < separation  # (k, N)
+    return modes, (near * probability[None]).sum(dim=1)
+
+
+def angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Geodesic angle (radians) between rotations, broadcasting ``(..., 3, 3)``."""
+    trace = (a * b).sum(dim=(-1, -2))
+    return torch.arccos(((trace - 1) / 2).clamp(-1.0, 1.0))
+
+
+REFINE_STEPS_DEG = (4.0, 1.0, 0.25)  # three 7x7x7 searches: from a cell centre (<= 7.2 deg off) to ~0.1 deg
+
+
+def refine(coeffs: torch.Tensor, start: torch.Tensor, lmax: int) -> torch.Tensor:
+    """The highest ``f_b`` near ``start (B, 3, 3)``: a 7x7x7 lattice of small turns about the
+    camera axes, each search centred on the last one's best at a quarter of its step. The
+    turns' Wigner matrices are computed once per band limit, so a search is a few batched
+    matrix products (no harmonics evaluated per candidate)."""
+    offsets, blocks = _refine_lattices(lmax, str(coeffs.device))
+    dims = [2 * l + 1 for l in range(lmax + 1)]
+    splits = torch.split(coeffs.double(), [d * d for d in dims], dim=1)
+    weights = [c.unflatten(1, (d, d)) * math.sqrt(d) for c, d in zip(splits, dims, strict=True)]
+    best = start.double()
+    current = wigner_d(best, lmax)  # (B, d, d) per degree
+    rows = torch.arange(len(best), device=coeffs.device)
+    for turns, turn_blocks in zip(offsets, blocks, strict=True):
+        candidates = [t @ c[:, None] for t, c in zip(turn_blocks, current, strict=True)]  # (B, 343, d, d)
+        values = sum(torch.einsum("bjmn,bmn->bj", c, w) for c, w in zip(candidates, weights, strict=True))
+        choice = values.argmax(dim=1)
+        best = turns[choice] @ best
+        current = [c[rows, choice] for c in candidates]
+    return best.to(coeffs.dtype)
+
+
+@lru_cache(maxsize=8)
+def _refine_lattices(lmax: int, device: str) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+    steps = torch.arange(-3.0, 4.0, dtype=torch.float64)
+    lattice = torch.stack(torch.meshgrid(steps, steps, steps, indexing="ij"), dim=-1).reshape(-1, 3)
+    turns = [_exp(lattice * math.radians(step)) for step in REFINE_STEPS_DEG]
+    return [t.to(device) for t in turns], [[d.to(device) for d in wigner_d(t, lmax)] for t in turns]
+
+
+def rotation_covariance(rotations: torch.Tensor, probability: torch.Tensor, centre: torch.Tensor,
+                        radius_deg: float = COVARIANCE_RADIUS_DEG) -> torch.Tensor:
+    """Second moment of the rotation vectors ``log(R centre^T)`` of the mass within ``radius_deg``."""
+    centre = centre.to(rotations.dtype)
+    near = angles(rotations, centre[None]) < math.radians(radius_deg)
+    weights = probability[near] / probability[near].sum().clamp_min(1e-12)
+    vectors = _log(rotations[near] @ centre.T)
+    return torch.einsum("n,ni,nj->ij", weights, vectors, vectors)
+
+
+def visible_centre(depth: np.ndarray, intrinsics: np.ndarray) -> np.ndarray | None:
+    """Mean of the back-projected pixels with depth (metres, camera frame); None when there are none."""
+    v, u = np.nonzero(np.isfinite(depth) & (depth > 0))
+    if not len(u):
+        return None
+    z = depth[v, u].astype(np.float64)
+    fx, fy, cx, cy = intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2], intrinsics[1, 2]
+    # pixel centres are at +0.5: u indexes the pixel whose centre is u + 0.5
+    points = np.stack([(u + 0.5 - cx) * z / fx, (v + 0.5 - cy) * z / fy, z], axis=1)
+    return points.mean(axis=0)
+
+
+def _exp(vectors: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices of rotation vectors (Rodrigues), ``(..., 3) -> (..., 3, 3)``."""
+    angle = vectors.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    k = vectors / angle
+    kx = torch.zeros(*vectors.shape[:-1], 3, 3, dtype=vectors.dtype, device=vectors.device)
+    kx[..., 0, 1], kx[..., 0, 2], kx[..., 1, 2] = -k[..., 2], k[..., 1], -k[..., 0]
+    kx = kx - kx.transpose(-1, -2)
+    s, c = torch.sin(angle)[..., None], torch.cos(angle)[..., None]
+    return torch.eye(3, dtype=vectors.dtype, device=vectors.device) + s * kx + (1 - c) * kx @ kx
+
+
+def _log(rotations: torch.Tensor) -> torch.Tensor:
+    """Rotation vectors of rotations below a half turn, ``(..., 3, 3) -> (..., 3)``."""
+    angle = angles(rotations, torch.eye(3, dtype=rotations.dtype, device=rotations.device))
+    axis = torch.stack([rotations[..., 2, 1] - rotations[..., 1, 2], rotations[..., 0, 2] - rotations[..., 2, 0],
+                        rotations[..., 1, 0] - rotations[..., 0, 1]], dim=-1)
+    scale = torch.where(angle > 1e-6, angle / (2 * torch.sin(angle).clamp_min(1e-12)), torch.full_like(angle, 0.5))
+    return axis * scale[..., None]
+
+
+def _quat(rotation: np.ndarray) -> list[float]:
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_matrix(rotation).as_quat().tolist()
+
+
+__all__ = ["PoseEstimate", "PosePredictor"]

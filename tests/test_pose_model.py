@@ -1,0 +1,201 @@
+"""Pose prediction: harmonics, the networks' symmetry, the shipped weights, the predictor."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from eqrobot.geometry.grids import SO3Grid
+from eqrobot.geometry.harmonics import so3_features, spherical_harmonics, wigner_d
+from eqrobot.geometry.rotations import random_rotations, rot_z
+from eqrobot.perception.pose.data import TEST_SEED, load_arrays, write_dataset
+from eqrobot.perception.pose.evaluate import evaluate, uniform_loglik
+from eqrobot.perception.pose.model import (
+    LOG_VOLUME,
+    PoseModelConfig,
+    PoseNet,
+    grid_features,
+    log_density_at,
+    log_normaliser,
+    shift_right,
+)
+from eqrobot.perception.pose.predictor import PosePredictor, angle_between, default_weights
+from eqrobot.perception.pose.train import load_model
+from eqrobot.sim.symsol import SymsolCamera, symmetries
+
+LMAX = 6
+
+
+def test_harmonics_orthonormal_and_turned_by_wigner_d():
+    points = torch.tensor(_healpix_points(32))  # 12,288 equal-area cells
+    y = spherical_harmonics(points, LMAX)
+    gram = 4 * math.pi * y.T @ y / len(points)
+    np.testing.assert_allclose(gram, np.eye(len(gram)), atol=2e-3)
+    r = torch.tensor(random_rotations(2, seed=4))
+    for l, (d0, d1, d01) in enumerate(zip(*[wigner_d(x, LMAX) for x in (r[0], r[1], r[0] @ r[1])], strict=True)):
+        np.testing.assert_allclose(d01, d0 @ d1, atol=1e-10)  # a representation
+        np.testing.assert_allclose(d0 @ d0.T, np.eye(2 * l + 1), atol=1e-10)
+        block = slice(l * l, (l + 1) ** 2)
+        np.testing.assert_allclose(spherical_harmonics(points[:50] @ r[0].T, LMAX)[:, block],
+                                   spherical_harmonics(points[:50], LMAX)[:, block] @ d0.T, atol=1e-10)
+
+
+def test_so3_features_orthonormal_on_the_grid():
+    phi = so3_features(torch.tensor(SO3Grid(3).rotations, dtype=torch.float64), 4)
+    np.testing.assert_allclose(phi.T @ phi / len(phi), np.eye(phi.shape[1]), atol=2e-2)
+
+
+def test_shift_right_is_evaluation_at_r_q():
+    coeffs = torch.randn(2, sum((2 * l + 1) ** 2 for l in range(LMAX + 1)), dtype=torch.float64)
+    r = torch.tensor(random_rotations(5, seed=1))
+    q = torch.tensor(random_rotations(1, seed=2)[0])
+    np.testing.assert_allclose(shift_right(coeffs, q, LMAX) @ so3_features(r, LMAX).T,
+                               coeffs @ so3_features(r @ q, LMAX).T, atol=1e-9)
+
+
+def test_zero_coefficients_are_the_uniform_density():
+    coeffs = torch.zeros(1, sum((2 * l + 1) ** 2 for l in range(LMAX + 1)))
+    log_z = log_normaliser(coeffs, grid_features(1, LMAX), LMAX)
+    density = log_density_at(coeffs, torch.tensor(random_rotations(3, seed=0))[None], log_z, LMAX)
+    np.testing.assert_allclose(density, uniform_loglik(), atol=1e-6)
+    assert uniform_loglik() == pytest.approx(-2.29, abs=0.01) == -LOG_VOLUME
+
+
+def test_normaliser_integrates_a_peaked_density_to_one():
+    """A density peaked at 190x uniform, normalised on the level-2 grid turned 8 times, sums to
+    one (2 %) on the finer level-3 grid."""
+    r0 = torch.tensor(random_rotations(1, seed=7), dtype=torch.float32)
+    coeffs = 0.02 * so3_features(r0, LMAX)  # a bump at r0
+    log_z = log_normaliser(coeffs, grid_features(2, LMAX), LMAX, torch.tensor(random_rotations(8, seed=1)).float())
+    fine = torch.tensor(SO3Grid(3).rotations)[None]
+    total = torch.exp(log_density_at(coeffs, fine, log_z, LMAX)).mean() * math.pi**2
+    assert float(total) == pytest.approx(1.0, abs=0.02)
+
+
+def _healpix_points(nside: int) -> np.ndarray:
+    from eqrobot.geometry.grids import healpix_pix2ang
+
+    theta, phi = healpix_pix2ang(nside)
+    return np.stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)], axis=1)
+
+
+# --- symmetry of the networks: image turned by a quarter turn <-> density turned about the camera axis
+
+
+def _quarter_turn_about_z_permutation(level: int) -> np.ndarray:
+    """``perm[i]``: the grid cell that is ``Rz(90 deg) @ cell i`` (exact: the grid is closed under it)."""
+    grid = SO3Grid(level)
+    index, distance = grid.nearest(rot_z(math.pi / 2) @ grid.rotations.astype(np.float64))
+    assert distance.max() < 1e-4
+    return index
+
+
+def _turned_image(images: torch.Tensor) -> torch.Tensor:
+    """The picture of the object turned by +90 deg about the camera's z (x right, y down): clockwise on screen."""
+    return torch.rot90(images, -1, dims=(2, 3))
+
+
+@pytest.fixture(scope="module")
+def renders():
+    with SymsolCamera(128) as camera:
+        rotations = random_rotations(4, seed=TEST_SEED + 77)
+        shapes = ("tet", "cube", "icosa", "cone")
+        images = [camera.render(s, r)[0] for s, r in zip(shapes, rotations, strict=True)]
+        turned = [camera.render(s, rot_z(math.pi / 2) @ r)[0] for s, r in zip(shapes, rotations, strict=True)]
+    return shapes, rotations, np.stack(images), np.stack(turned)
+
+
+def _log_density_on_grid(model: PoseNet, images: np.ndarray) -> np.ndarray:
+    x = torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255
+    with torch.no_grad():
+        logits = model(x) @ model.train_grid
+    return (logits - torch.logsumexp(logits, dim=1, keepdim=True)).numpy()
+
+
+@pytest.mark.parametrize("weights", ["untrained", "shipped"])
+def test_eq_density_turns_with_the_image(weights, renders):
+    _, _, images, _ = renders
+    model = load_model(default_weights("eq"))[0] if weights == "shipped" else \
+        PoseNet(PoseModelConfig(channels=(8, 16), image_size=64, lmax=4)).eval()
+    perm = _quarter_turn_about_z_permutation(model.config.train_level)
+    before = _log_density_on_grid(model, images)
+    after = _log_density_on_grid(model, _turned_image(torch.as_tensor(images).permute(0, 3, 1, 2))
+                                 .permute(0, 2, 3, 1).contiguous().numpy())
+    # log p(Rz R | turned image) = log p(R | image), to rounding (float32): the tolerance is 1e-3 nats
+    np.testing.assert_allclose(after[:, perm], before, atol=1e-3)
+    assert np.ptp(before) > (1 if weights == "shipped" else 0.01)  # a flat density would pass trivially
+
+
+def test_base_density_does_not_turn_with_the_image(renders):
+    _, _, images, _ = renders
+    model = load_model(default_weights("base"))[0]
+    perm = _quarter_turn_about_z_permutation(model.config.train_level)
+    before = _log_density_on_grid(model, images)
+    after = _log_density_on_grid(model, np.rot90(images, -1, axes=(1, 2)).copy())
+    assert np.abs(after[:, perm] - before).max() > 1.0  # the check above can fail
+
+
+def test_rendered_turn_matches_the_image_turn(renders):
+    """The renderer's headlight makes a solid turned about the camera axis look like the turned picture."""
+    _, _, images, turned = renders
+    by_array = np.rot90(images, -1, axes=(1, 2))
+    assert np.abs(by_array.astype(float) - turned).mean() < 2.5
+
+
+# --- the shipped weights and the predictor
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return PosePredictor(device="cpu")
+
+
+def test_shipped_eq_weights_score_on_fresh_test_renders(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("test-set")
+    write_dataset(folder, 40, seed=TEST_SEED + 5000)
+    model, meta = load_model(default_weights("eq"))
+    result = evaluate(model, load_arrays(folder), desc="test")
+    assert meta["kind"] == "eq"
+    assert result["loglik"] > 4.0  # IPDF on SYMSOL I: 4.10; uniform: -2.29
+    assert result["median_err_deg"] < 3.0 and result["acc15"] > 0.95
+    assert set(result["per_shape"]) == {"tet", "cube", "icosa", "cone", "cyl"}
+
+
+def test_predictor_modes_estimate_and_translation(predictor):
+    with SymsolCamera(128) as camera:
+        rotation = random_rotations(1, seed=TEST_SEED + 99)[0]
+        rgb, depth = camera.render("cube", rotation)
+        k = camera.intrinsics()
+    estimate = predictor(rgb, depth, k)
+    truths = rotation @ symmetries("cube")
+    assert np.degrees(angle_between(estimate.rotation[None], truths).min()) < 3
+    assert estimate.modes.shape == (5, 3, 3)
+    for mode in estimate.modes:  # every mode of a cube is one of its 24 equivalents
+        assert np.degrees(angle_between(mode[None], truths).min()) < 8
+    assert 0 < estimate.mode_mass.sum() <= 1 + 1e-5
+    assert np.all(np.linalg.eigvalsh(estimate.covariance) >= -1e-9) and estimate.uncertainty_deg < 10
+    assert estimate.density.shape == (36864,) and estimate.density.sum() == pytest.approx(1, abs=1e-4)
+    # the visible surface of a cube centred 5 m ahead: on the axis, nearer than its centre
+    assert abs(estimate.translation[0]) < 0.15 and abs(estimate.translation[1]) < 0.15
+    assert 4.0 < estimate.translation[2] < 5.0
+    assert set(estimate.to_json()) >= {"rotation", "quaternion_xyzw", "modes", "covariance_rad2", "translation_m"}
+
+
+def test_predictor_crops_to_the_centred_square_and_refuses_bad_images(predictor):
+    with SymsolCamera(128) as camera:
+        rotation = random_rotations(1, seed=TEST_SEED + 3)[0]
+        rgb, _ = camera.render("tet", rotation)
+    wide = np.full((128, 192, 3), 255, np.uint8)
+    wide[:, 32:160] = rgb
+    assert np.degrees(angle_between(predictor(wide).rotation[None], rotation @ symmetries("tet")).min()) < 3
+    with pytest.raises(ValueError, match="uint8"):
+        predictor(rgb.astype(np.float32))
+    with pytest.raises(ValueError, match=r"\(height, width, 3\)"):
+        predictor(rgb[..., 0])
+    with pytest.raises(ValueError, match="too small"):
+        predictor(rgb[:8, :8])
+    with pytest.raises(ValueError, match="depth"):
+        predictor(rgb, np.ones((10, 10), np.float32), np.eye(3))

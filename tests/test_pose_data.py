@@ -1,7 +1,7 @@
-"""SYMSOL-I-style renders (issue 6's data): the symmetry groups are groups of the right size,
-orientations related by a symmetry give the same image and others do not, the rotation is
-the solid's orientation in the camera's optical frame, and datasets resume and skip broken
-files."""
+"""SYMSOL-I-style renders and SYMSOL-II-style marked solids (issue 6's data): the symmetry
+groups are groups of the right size, orientations related by a symmetry give the same image and
+others do not, the rotation is the solid's orientation in the camera's optical frame, and
+datasets resume and skip broken files."""
 
 import subprocess
 import sys
@@ -11,7 +11,7 @@ import pytest
 
 from eqrobot.geometry.rotations import random_rotations
 from eqrobot.perception.pose.data import iter_samples, read_sample, sample_path, write_dataset
-from eqrobot.sim.symsol import CONTINUOUS_SAMPLES, SHAPES, SymsolCamera, symmetries
+from eqrobot.sim.symsol import CONTINUOUS_SAMPLES, MARKED, SHAPES, SymsolCamera, equivalents, mark, symmetries
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,40 @@ def test_symmetric_orientations_look_the_same_and_others_do_not(camera, shape):
         assert np.abs(same.astype(int) - rgb).mean() < 0.5
     different, _ = camera.render(shape, rotation @ random_rotations(1, seed=6)[0])
     assert np.abs(different.astype(int) - rgb).mean() > 2.0
+
+
+def _mark_in_view(shape: str, rotation: np.ndarray) -> bool:
+    """The mark's pixels (its colour) are in the picture."""
+    from eqrobot.sim.symsol import _in_view
+
+    centre, normal, _ = mark(shape)
+    return _in_view(rotation, centre, normal)
+
+
+@pytest.mark.parametrize("shape", list(MARKED))
+@pytest.mark.parametrize("in_view", [True, False])
+def test_marked_solids_list_exactly_the_orientations_that_look_the_same(camera, shape, in_view):
+    """SYMSOL-II-style: with the mark in view only the turns that keep it in place look the same
+    (a marked face: 3, a dot on a cylinder: the flip through it, a dot on a sphere: turns about
+    it); with it out of view, every symmetric orientation that hides it."""
+    rotation = next(r for r in random_rotations(40, seed=11) if _mark_in_view(shape, r) == in_view)
+    rgb, _ = camera.render(shape, rotation)
+    assert (np.abs(rgb.astype(int) - np.array([38, 89, 204])).sum(-1) < 60).any() == in_view  # blue mark pixels
+    found = equivalents(shape, rotation)
+    np.testing.assert_allclose(found[0], rotation, atol=1e-9)
+    expected = {("tetX", True): (3, 3), ("tetX", False): (6, 9), ("cylO", True): (2, 8),
+                ("cylO", False): (300, 500), ("sphX", True): (360, 360), ("sphX", False): (2000, 3000)}
+    low, high = expected[shape, in_view]
+    assert low <= len(found) <= high
+    for other in found[1:: max(1, len(found) // 4)]:
+        same, _ = camera.render(shape, other)
+        assert np.abs(same.astype(int) - rgb).mean() < 0.6
+        assert (np.abs(same.astype(int) - rgb).sum(-1) > 60).sum() <= 12  # a dot out of place: ~40 pixels
+    base = symmetries(MARKED[shape]) if shape != "sphX" else np.array([random_rotations(1, seed=3)[0]])
+    outside = [rotation @ s for s in base if np.abs(found - rotation @ s).sum(axis=(1, 2)).min() > 1e-3]
+    if in_view:  # an orientation of the bare solid that moves the mark (or hides it) looks different
+        different, _ = camera.render(shape, outside[len(outside) // 2])
+        assert (np.abs(different.astype(int) - rgb).sum(-1) > 60).sum() >= 5  # the mark's pixels moved
 
 
 def test_the_rotation_is_in_the_optical_frame(camera):

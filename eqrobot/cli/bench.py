@@ -48,6 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--fractions", default="1.0,0.1", help="comma-separated shares of the training renders")
     o.add_argument("--kinds", default="eq,base", help="comma-separated models (eq, base)")
     o.add_argument("--image-size", type=int, default=128, help="image side the models are trained at")
+    o.add_argument("--object-images", type=int, default=20000,
+                   help="renders of random_urdfs 000-799 to train the unseen-object cells on (0: no object test)")
     o.add_argument("--device", default="auto", help="auto (a GPU when there is one) | cpu | cuda[:N]")
     t.add_argument("--finished-only", action="store_true",
                    help="train nothing: tabulate the runs already evaluated under --out (others show as -)")
@@ -147,13 +149,15 @@ def _run_pose(args: argparse.Namespace) -> int:
         fractions = tuple(float(f) for f in args.fractions.split(","))
     except ValueError as e:
         raise CliError(f"--fractions takes comma-separated numbers, got {args.fractions}") from e
-    if not all(0 < f <= 1 for f in fractions) or args.train_images < 1 or args.test_images < 1:
-        raise CliError("--fractions must be in (0, 1], --train-images and --test-images at least 1")
+    if not all(0 < f <= 1 for f in fractions) or args.train_images < 1 or args.test_images < 1 \
+            or args.object_images < 0:
+        raise CliError("--fractions must be in (0, 1], --train-images and --test-images at least 1, "
+                       "--object-images at least 0")
     if args.steps is not None and args.steps < 1:
         raise CliError("--steps must be at least 1")
     cfg = PoseBenchConfig(kinds=kinds, fractions=fractions, train_images=args.train_images,
                           test_images=args.test_images, steps=20000 if args.steps is None else args.steps,
-                          image_size=args.image_size)
+                          image_size=args.image_size, object_images=args.object_images)
     run_benchmark(args.out, cfg, machine_description("scipy"), resolve_device(args.device).device)
     print((Path(args.out) / "pose.md").read_text())
     print(f"wrote {args.out}/pose.json, pose.md, pose.png")

@@ -5,6 +5,7 @@ examples:
   eqrobot dataset pose --out data/symsol-train --n 5000                 # SYMSOL-I-style, 128 x 128
   eqrobot dataset pose --out data/symsol-test --n 500 --seed 1000000 --shapes tet,cube
   eqrobot dataset pose --out data/unseen --n 200 --shapes duck,teddy,object-900,object-901   # asymmetric objects
+  eqrobot dataset pose --out data/symsol2 --n 3000 --shapes tetX,cylO,sphX      # SYMSOL-II-style marked solids
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, required=True, help="number of samples")
     p.add_argument("--seed", type=int, default=0, help="sample i is drawn from seed + i")
     p.add_argument("--shapes", default="tet,cube,icosa,cone,cyl",
-                   help="comma-separated solids (tet, cube, icosa, cone, cyl) or pybullet_data objects (duck, teddy, "
-                        "object-000 .. object-999), taken in turn")
+                   help="comma-separated solids (tet, cube, icosa, cone, cyl), marked solids (tetX, cylO, sphX) or "
+                        "pybullet_data objects (duck, teddy, object-000 .. object-999), taken in turn")
     p.add_argument("--size", type=int, default=128, help="image side in pixels")
 
 

@@ -4,12 +4,16 @@ PyBullet's CPU renderer into RGB and metric depth, and the solid's symmetry grou
 every orientation that looks the same is known. Asymmetric objects from pybullet_data (the
 duck, the teddy bear, ``object-NNN`` for random_urdfs/NNN) render the same way, with the
 identity as their only symmetry, for tests on unseen instances (ModelNet10-SO(3)-style).
+SYMSOL-II-style marked solids break part of the symmetry: ``tetX`` (a tetrahedron with one
+face marked), ``cylO`` (a cylinder with a dot on its side), ``sphX`` (a sphere with a dot);
+which orientations look the same then depends on whether the mark is in view
+(``equivalents``).
 
 Frames: ``rotation`` is the solid's orientation in the camera's optical frame (x right, y down,
 z forward, the ROS convention): turning the image in its plane is a rotation about z. The
 solid's centre (its centroid; for the cone, the centroid of its volume) sits on the optical
 axis ``DISTANCE`` metres ahead. Two orientations R and R @ S, S in ``symmetries(shape)``,
-give the same image.
+give the same image; ``equivalents(shape, R)`` lists every orientation that gives R's image.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from eqrobot.geometry.rotations import matrix_to_quat
 from eqrobot.sim.world import ClientOwner
 
 SHAPES = ("tet", "cube", "icosa", "cone", "cyl")
+MARKED = {"tetX": "tet", "cylO": "cyl", "sphX": "sph"}  # SYMSOL-II-style: marked solid -> the solid
+MARK_COLOR = (0.15, 0.35, 0.8, 1.0)
+SPHERE_HIDDEN_SAMPLES = 2  # SO3Grid level whose cells stand for a sphere's orientations with its dot out of view
 OBJECT_FILES = {"duck": "duck.obj", "teddy": "teddy2_VHACD_CHs.obj"}  # plus object-NNN: random_urdfs/NNN
 RANDOM_OBJECTS = 1000
 EMPTY_OBJECTS = {168}  # random_urdfs/168/168.obj holds no faces
@@ -40,7 +47,7 @@ LIGHT = (0.0, 0.0, -1.0)  # towards the light (camera frame): a headlight, so an
 
 def known(shape: str) -> bool:
     """Whether ``shape`` names a solid or an object this module can render."""
-    if shape in SHAPES or shape in OBJECT_FILES:
+    if shape in SHAPES or shape in OBJECT_FILES or shape in MARKED:
         return True
     number = shape.removeprefix("object-")
     return (shape.startswith("object-") and number.isdigit() and len(number) == 3 and int(number) < RANDOM_OBJECTS
@@ -54,7 +61,12 @@ def random_objects(first: int, last: int) -> tuple[str, ...]:
 
 @cache
 def solid(shape: str) -> trimesh.Trimesh:
-    """The solid, about 1.6 m across, centred on its centroid, its faces unmerged (flat shading)."""
+    """The solid, about 1.6 m across, centred on its centroid, its faces unmerged (flat shading;
+    the sphere keeps smooth normals)."""
+    if shape in MARKED:
+        return solid(MARKED[shape])
+    if shape == "sph":
+        return trimesh.creation.icosphere(subdivisions=4, radius=0.8)
     if shape not in SHAPES:
         return _object(shape)
     makers = {
@@ -91,6 +103,53 @@ def symmetries(shape: str) -> np.ndarray:
     return _polyhedron_symmetries(np.unique(np.round(solid(shape).vertices, 9), axis=0))
 
 
+def equivalents(shape: str, rotation: np.ndarray) -> np.ndarray:
+    """(K, 3, 3) every orientation whose image is the image of ``rotation`` (``rotation`` first)."""
+    rotation = np.asarray(rotation, dtype=np.float64)
+    if shape not in MARKED:
+        return rotation @ symmetries(shape)
+    centre, normal, _ = mark(shape)
+    if _in_view(rotation, centre, normal):
+        if shape == "sphX":  # the dot's own axis is free: turns about it
+            return rotation @ np.array([_about_x(a) for a in np.arange(CONTINUOUS_SAMPLES) * 2 * math.pi
+                                        / CONTINUOUS_SAMPLES])
+        candidates = rotation @ symmetries(MARKED[shape])
+        # the mark must land where it is: within a tenth of its radius (the cylinder's turns are 1 deg apart)
+        return candidates[np.linalg.norm(candidates @ centre - rotation @ centre, axis=1) < 0.02]
+    if shape == "sphX":
+        from eqrobot.geometry.grids import SO3Grid
+
+        candidates = SO3Grid(SPHERE_HIDDEN_SAMPLES).rotations.astype(np.float64)
+        hidden = ~np.array([_in_view(c, centre, normal) for c in candidates])
+        return np.concatenate([rotation[None], candidates[hidden]])
+    candidates = rotation @ symmetries(MARKED[shape])
+    return candidates[[not _in_view(c, centre, normal) for c in candidates]]
+
+
+@cache
+def mark(shape: str) -> tuple[np.ndarray, np.ndarray, trimesh.Trimesh]:
+    """(centre, outward normal, mesh) of a marked solid's mark, in the solid's frame."""
+    if shape == "tetX":
+        face = solid("tet").triangles[0]
+        centre = face.mean(axis=0)
+        normal = np.cross(face[1] - face[0], face[2] - face[0])
+        normal /= np.linalg.norm(normal)
+        triangle = centre + 0.55 * (face - centre) + 0.01 * normal
+        return centre, normal, trimesh.Trimesh(triangle, [[0, 1, 2]])
+    if shape in ("cylO", "sphX"):
+        radius = 0.6 if shape == "cylO" else 0.8
+        dot = trimesh.creation.cylinder(0.14, 0.02, sections=32)
+        dot.apply_transform(trimesh.transformations.rotation_matrix(math.pi / 2, [0, 1, 0]))
+        dot.apply_translation([radius, 0, 0])
+        return np.array([radius, 0.0, 0.0]), np.array([1.0, 0.0, 0.0]), dot
+    raise ValueError(f"{shape!r} has no mark; marked solids: {', '.join(MARKED)}")
+
+
+def _in_view(rotation: np.ndarray, centre: np.ndarray, normal: np.ndarray) -> bool:
+    """Whether a point of a convex solid's surface faces the camera (at the origin, looking along +z)."""
+    return float((rotation @ normal) @ (rotation @ centre + np.array([0.0, 0.0, DISTANCE]))) < 0
+
+
 class SymsolCamera(ClientOwner):
     """A PyBullet client holding one solid at a time in front of the camera."""
 
@@ -99,19 +158,21 @@ class SymsolCamera(ClientOwner):
             raise ValueError(f"images need at least 16 pixels a side, got {size}")
         self.size = size
         self.client = p.connect(p.DIRECT)
-        self._bodies: dict[str, int] = {}
+        self._bodies: dict[str, list[int]] = {}
         # PyBullet's camera looks along -z of its view frame; the optical frame's z points forward
         self._view = p.computeViewMatrix([0, 0, 0], [0, 0, DISTANCE], [0, -1, 0])
         self._projection = p.computeProjectionMatrixFOV(FIELD_OF_VIEW, 1.0, DISTANCE - 2, DISTANCE + 2)
 
     def render(self, shape: str, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rgb (size, size, 3) uint8, depth (size, size) float32 metres, 0 where empty)."""
-        body = self._body(shape)
-        for other in self._bodies.values():  # one solid in view
-            p.changeVisualShape(other, -1, rgbaColor=[0, 0, 0, 0] if other != body else list(COLOR),
-                                physicsClientId=self.client)
-        p.resetBasePositionAndOrientation(body, [0, 0, DISTANCE], matrix_to_quat(np.asarray(rotation)).tolist(),
-                                          physicsClientId=self.client)
+        bodies = self._body(shape)
+        for name, others in self._bodies.items():  # one solid in view
+            for other, color in zip(others, _colors(name), strict=True):
+                p.changeVisualShape(other, -1, rgbaColor=list(color) if name == shape else [0, 0, 0, 0],
+                                    physicsClientId=self.client)
+        for body in bodies:
+            p.resetBasePositionAndOrientation(body, [0, 0, DISTANCE], matrix_to_quat(np.asarray(rotation)).tolist(),
+                                              physicsClientId=self.client)
         near, far = DISTANCE - 2, DISTANCE + 2
         _, _, rgba, buffer, _ = p.getCameraImage(self.size, self.size, self._view, self._projection, shadow=0,
                                                  lightDirection=list(LIGHT), lightAmbientCoeff=AMBIENT,
@@ -129,15 +190,23 @@ class SymsolCamera(ClientOwner):
         f = self.size / 2 / math.tan(math.radians(FIELD_OF_VIEW) / 2)
         return np.array([[f, 0, self.size / 2], [0, f, self.size / 2], [0, 0, 1]])
 
-    def _body(self, shape: str) -> int:
+    def _body(self, shape: str) -> list[int]:
         if shape not in self._bodies:
-            mesh = solid(shape)
-            visual = p.createVisualShape(p.GEOM_MESH, vertices=mesh.vertices.tolist(),
-                                         indices=mesh.faces.ravel().tolist(), normals=mesh.vertex_normals.tolist(),
-                                         rgbaColor=list(COLOR), physicsClientId=self.client)
-            self._bodies[shape] = p.createMultiBody(baseMass=0, baseVisualShapeIndex=visual,
-                                                    basePosition=[0, 0, -100], physicsClientId=self.client)
+            parts = [solid(shape)] + ([mark(shape)[2]] if shape in MARKED else [])
+            self._bodies[shape] = [self._mesh_body(mesh, color) for mesh, color in zip(parts, _colors(shape),
+                                                                                        strict=True)]
         return self._bodies[shape]
+
+    def _mesh_body(self, mesh: trimesh.Trimesh, color: tuple) -> int:
+        visual = p.createVisualShape(p.GEOM_MESH, vertices=mesh.vertices.tolist(),
+                                     indices=mesh.faces.ravel().tolist(), normals=mesh.vertex_normals.tolist(),
+                                     rgbaColor=list(color), physicsClientId=self.client)
+        return p.createMultiBody(baseMass=0, baseVisualShapeIndex=visual, basePosition=[0, 0, -100],
+                                 physicsClientId=self.client)
+
+
+def _colors(shape: str) -> tuple[tuple, ...]:
+    return (COLOR, MARK_COLOR) if shape in MARKED else (COLOR,)
 
 
 def _object(shape: str) -> trimesh.Trimesh:
@@ -156,6 +225,11 @@ def _object(shape: str) -> trimesh.Trimesh:
 
 def _empty_names() -> str:
     return ", ".join(f"object-{i:03d}" for i in sorted(EMPTY_OBJECTS))
+
+
+def _about_x(angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
 
 
 def _about_z(angle: float) -> np.ndarray:

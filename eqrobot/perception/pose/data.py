@@ -6,7 +6,8 @@ Sample ``i`` of a set shows shape ``shapes[i % len(shapes)]`` at a uniform rando
 drawn from seed ``seed + i``. Each file holds ``rgb`` (H, W, 3) uint8, ``depth`` (H, W) float32
 metres (0: nothing there), ``rotation`` (3, 3) the solid's orientation in the camera's optical
 frame, ``equivalents`` (K, 3, 3) every orientation that gives the same image
-(``rotation @ S`` for the solid's symmetries S), ``intrinsics`` (3, 3), and ``shape``.
+(``rotation @ S`` for the solid's symmetries S; for a marked solid those that also show the mark
+where it is, or hide it), ``intrinsics`` (3, 3), and ``shape``.
 """
 
 from __future__ import annotations
@@ -47,12 +48,13 @@ def write_dataset(folder: str | Path, n: int, seed: int = 0, shapes: tuple[str, 
     """Render the samples 0..n-1 of the set into ``folder`` that are not there yet (a file
     that cannot be read is rendered again); returns how many were written. ``shapes``: the
     five SYMSOL-I solids unless given."""
-    from eqrobot.sim.symsol import SHAPES, SymsolCamera, known, symmetries
+    from eqrobot.sim.symsol import SHAPES, SymsolCamera, equivalents, known
 
     shapes = SHAPES if shapes is None else shapes
     unknown = [s for s in shapes if not known(s)]
     if unknown or not shapes:
-        raise ValueError(f"shapes must be among {', '.join(SHAPES)}, duck, teddy, object-000 .. object-999; "
+        raise ValueError(f"shapes must be among {', '.join(SHAPES)}, tetX, cylO, sphX, duck, teddy, "
+                         "object-000 .. object-999; "
                          f"got {', '.join(unknown) or 'none'}")
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
@@ -66,7 +68,7 @@ def write_dataset(folder: str | Path, n: int, seed: int = 0, shapes: tuple[str, 
             rgb, depth = camera.render(shape, rotation)
             buffer = io.BytesIO()
             np.savez_compressed(buffer, rgb=rgb, depth=depth, rotation=rotation,
-                                equivalents=rotation @ symmetries(shape), intrinsics=camera.intrinsics(),
+                                equivalents=equivalents(shape, rotation), intrinsics=camera.intrinsics(),
                                 shape=np.array(shape))
             atomic_write_bytes(sample_path(folder, i), buffer.getvalue())
     return len(missing)

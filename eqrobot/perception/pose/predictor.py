@@ -68,7 +68,7 @@ class PosePredictor:
     @torch.no_grad()
     def coefficients(self, images: np.ndarray) -> torch.Tensor:
         """``(B, H, W, 3)`` uint8 -> ``(B, K)`` log-density coefficients."""
-        x = torch.tensor(np.asarray(images), device=self.device).permute(0, 3, 1, 2).float() / 255
+        x = torch.from_numpy(np.array(images, dtype=np.uint8)).to(self.device).permute(0, 3, 1, 2).float() / 255
         return self.model(x)
 
     def __call__(self, rgb: np.ndarray, depth: np.ndarray | None = None,
@@ -230,4 +230,4 @@ def _quat(rotation: np.ndarray) -> list[float]:
     return Rotation.from_matrix(rotation).as_quat().tolist()
 
 
-__all__ = ["PoseEstimate", "PosePredictor"]
+__all__ = ["PoseEstimate", "PosePredictor", "check_image", "default_weights"]

@@ -74,3 +74,31 @@ def load_optimizer_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch.
             i, name = key[len(prefix):].split(".", 1)
             state["state"].setdefault(int(i), {})[name] = value
     opt.load_state_dict(state)
+
+
+def load_trained(path: str | Path, capability: str, build, device: str = "cpu"):
+    """``(model, meta)`` from a checkpoint of ``capability``: ``build(meta)`` makes the network,
+    its weights are loaded (a resumable checkpoint's optimiser state is left out), in eval mode
+    on ``device``. ``ValueError`` naming the file when it holds another capability's weights."""
+    tensors, meta = load_checkpoint(path, "cpu")
+    if meta.get("capability") != capability:
+        raise ValueError(f"{path} is not a {capability} checkpoint (its metadata names "
+                         f"{meta.get('capability') or meta.get('agent') or 'no capability'})")
+    model = build(meta)
+    model.load_state_dict(without_optimizer(tensors))
+    return model.to(device).eval(), meta
+
+
+def resume_into(path: str | Path, model, opt: torch.optim.Optimizer, same_run) -> tuple[int, dict]:
+    """Load a resumable checkpoint into ``model`` and ``opt`` and return ``(step, history)``;
+    ``same_run(meta)`` returns why the checkpoint is of another run (or an empty string), which
+    becomes a ``ValueError`` asking for a new output folder."""
+    tensors, meta = load_checkpoint(path)
+    why = same_run(meta)
+    if why:
+        raise ValueError(f"{path} is a run with other settings ({why}); give a new --out folder or the same "
+                         "settings to resume")
+    model.load_state_dict(without_optimizer(tensors))
+    device = next(model.parameters()).device
+    load_optimizer_tensors(opt, {k: v.to(device) for k, v in tensors.items()})
+    return int(meta["step"]), meta["history"]

@@ -18,13 +18,7 @@ import torch
 from tqdm import tqdm
 
 from eqrobot.io.atomic import atomic_write_json
-from eqrobot.io.checkpoint import (
-    load_checkpoint,
-    load_optimizer_tensors,
-    optimizer_tensors,
-    save_checkpoint,
-    without_optimizer,
-)
+from eqrobot.io.checkpoint import load_trained, optimizer_tensors, resume_into, save_checkpoint
 from eqrobot.perception.pose.data import PoseArrays, load_arrays
 from eqrobot.perception.pose.evaluate import evaluate
 from eqrobot.perception.pose.model import PoseModelConfig, PoseNet, log_density_at, log_normaliser
@@ -152,27 +146,19 @@ def device_name(device: str) -> str:
 
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[PoseNet, dict]:
-    """A trained pose network and its checkpoint's metadata (safetensors, never unpickled).
-    Raises ``ValueError`` naming the file when it holds another capability's weights."""
-    tensors, meta = load_checkpoint(path, "cpu")
-    if meta.get("capability") != CHECKPOINT_KIND:
-        raise ValueError(f"{path} is not a pose checkpoint (its metadata names "
-                         f"{meta.get('capability') or meta.get('agent') or 'no capability'})")
-    model = PoseNet(PoseModelConfig.from_dict(meta["model"]))
-    model.load_state_dict(without_optimizer(tensors))
-    return model.to(device).eval(), meta
+    """A trained pose network and its checkpoint's metadata (safetensors, never unpickled)."""
+    return load_trained(path, CHECKPOINT_KIND, lambda meta: PoseNet(PoseModelConfig.from_dict(meta["model"])), device)
 
 
 def _resume(path: Path, model: PoseNet, opt: torch.optim.Optimizer, cfg: PoseTrainConfig) -> tuple[int, dict]:
-    tensors, meta = load_checkpoint(path)
-    saved = meta.get("train", {})
-    if PoseModelConfig.from_dict(meta["model"]) != model.config or \
-            (saved.get("data"), saved.get("fraction")) != (cfg.data, cfg.fraction):
-        raise ValueError(f"{path} is a run with other settings ({meta['model']}, data {saved.get('data')}, "
-                         f"fraction {saved.get('fraction')}); give a new --out folder or the same settings to resume")
-    model.load_state_dict(without_optimizer(tensors))
-    load_optimizer_tensors(opt, {k: v.to(next(model.parameters()).device) for k, v in tensors.items()})
-    return int(meta["step"]), meta["history"]
+    def other_run(meta: dict) -> str:
+        saved = meta.get("train", {})
+        if PoseModelConfig.from_dict(meta["model"]) == model.config and \
+                (saved.get("data"), saved.get("fraction")) == (cfg.data, cfg.fraction):
+            return ""
+        return f"{meta['model']}, data {saved.get('data')}, fraction {saved.get('fraction')}"
+
+    return resume_into(path, model, opt, other_run)
 
 
 def plot_history(history: dict, path: Path) -> None:

@@ -15,13 +15,7 @@ import torch
 from tqdm import tqdm
 
 from eqrobot.io.atomic import atomic_write_json
-from eqrobot.io.checkpoint import (
-    load_checkpoint,
-    load_optimizer_tensors,
-    optimizer_tensors,
-    save_checkpoint,
-    without_optimizer,
-)
+from eqrobot.io.checkpoint import load_trained, optimizer_tensors, resume_into, save_checkpoint
 from eqrobot.plots import plot_losses
 from eqrobot.policy.navigation.data import VALIDATION_SEED, batch, make_problems
 from eqrobot.policy.navigation.evaluate import evaluate
@@ -134,27 +128,19 @@ def save(path: Path, model: MPVIN, opt, step: int, history: dict, cfg: NavTrainC
 
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[MPVIN, dict]:
-    """A trained planner network and its checkpoint's metadata (safetensors, never unpickled).
-    Raises ``ValueError`` naming the file when it holds another capability's weights."""
-    tensors, meta = load_checkpoint(path, "cpu")
-    if meta.get("capability") != CHECKPOINT_KIND:
-        raise ValueError(f"{path} is not a navigation checkpoint (its metadata names "
-                         f"{meta.get('capability') or meta.get('agent') or 'no capability'})")
-    model = MPVIN(NavModelConfig.from_dict(meta["model"]))
-    model.load_state_dict(without_optimizer(tensors))
-    return model.to(device).eval(), meta
+    """A trained planner network and its checkpoint's metadata (safetensors, never unpickled)."""
+    return load_trained(path, CHECKPOINT_KIND, lambda meta: MPVIN(NavModelConfig.from_dict(meta["model"])), device)
 
 
 def _resume(path: Path, model: MPVIN, opt: torch.optim.Optimizer, cfg: NavTrainConfig) -> tuple[int, dict]:
-    tensors, meta = load_checkpoint(path)
-    saved = meta.get("train", {})
-    if NavModelConfig.from_dict(meta["model"]) != model.config or \
-            (saved.get("maps"), saved.get("size")) != (cfg.maps, cfg.size):
-        raise ValueError(f"{path} is a run with other settings ({meta['model']}, maps {saved.get('maps')}, size "
-                         f"{saved.get('size')}); give a new --out folder or the same settings to resume")
-    model.load_state_dict(without_optimizer(tensors))
-    load_optimizer_tensors(opt, tensors)
-    return int(meta["step"]), meta["history"]
+    def other_run(meta: dict) -> str:
+        saved = meta.get("train", {})
+        if NavModelConfig.from_dict(meta["model"]) == model.config and \
+                (saved.get("maps"), saved.get("size")) == (cfg.maps, cfg.size):
+            return ""
+        return f"{meta['model']}, maps {saved.get('maps')}, size {saved.get('size')}"
+
+    return resume_into(path, model, opt, other_run)
 
 
 def plot_history(history: dict, path: Path) -> None:

@@ -62,7 +62,9 @@ def test_pose_errors_are_one_line_and_exit_2(tmp_path, cube_files):
     (tmp_path / "broken.png").write_bytes(b"not a png")
     broken = eqrobot("pose", "--image", str(tmp_path / "broken.png"))
     assert broken.returncode == 2 and "not an image" in broken.stderr
-    for r in (missing, alone, sixteen_bit, broken):
+    window = eqrobot("pose", "--image", str(image), "--depth-window", "-1")
+    assert window.returncode == 2 and "depth_window_m" in window.stderr
+    for r in (missing, alone, sixteen_bit, broken, window):
         assert "Traceback" not in r.stderr
 
 

@@ -184,6 +184,20 @@ def test_predictor_modes_estimate_and_translation(predictor):
     assert set(estimate.to_json()) >= {"rotation", "quaternion_xyzw", "modes", "covariance_rad2", "translation_m"}
 
 
+def test_depth_window_leaves_out_the_wall_behind_the_object():
+    from eqrobot.perception.pose.predictor import visible_centre
+
+    with SymsolCamera(128) as camera:
+        _, depth = camera.render("cube", random_rotations(1, seed=TEST_SEED + 8)[0])
+        k = camera.intrinsics()
+    walled = np.where(depth > 0, depth, np.float32(8.0))  # a wall 8 m away fills the background
+    assert visible_centre(walled, k)[2] > 6.5  # every pixel: mostly wall
+    assert 4.0 < visible_centre(walled, k, window_m=1.0)[2] < 5.0
+    np.testing.assert_allclose(visible_centre(walled, k, window_m=1.0), visible_centre(depth, k), atol=0.01)
+    with pytest.raises(ValueError, match="depth_window_m"):
+        PosePredictor(depth_window_m=0.0)
+
+
 def test_predictor_crops_to_the_centred_square_and_refuses_bad_images(predictor):
     with SymsolCamera(128) as camera:
         rotation = random_rotations(1, seed=TEST_SEED + 3)[0]

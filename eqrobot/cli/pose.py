@@ -25,6 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", required=True, help="RGB image (PNG, JPEG, ...)")
     p.add_argument("--depth", help="depth: 16-bit PNG in millimetres or .npy in metres (needs --intrinsics)")
     p.add_argument("--intrinsics", help="camera_info YAML (camera_matrix.data or K)")
+    p.add_argument("--depth-window", type=float, metavar="M",
+                   help="use only depth within M metres of the depth at the image centre for the translation "
+                        "(leaves out a table or wall behind the object; default: all depth pixels)")
     p.add_argument("--ckpt", help="pose weights (default: the shipped equivariant model)")
     p.add_argument("--out", help="pose.json")
     p.add_argument("--plot", help="density on a Mollweide map (PNG)")
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     rgb = check_image(read_rgb(args.image))
     depth = read_depth(args.depth) if args.depth else None
     intrinsics = read_intrinsics(args.intrinsics) if args.intrinsics else None
-    estimate = PosePredictor(args.ckpt, args.device, args.modes)(rgb, depth, intrinsics)
+    estimate = PosePredictor(args.ckpt, args.device, args.modes, args.depth_window)(rgb, depth, intrinsics)
     if args.out:
         atomic_write_json(args.out, estimate.to_json())
     if args.plot:

@@ -74,13 +74,17 @@ class PoseNode(InferenceNode):
         Param("position_variance_m2", 0.01, "variance (m^2) on the position diagonal of pose/estimate when "
               "there is a position (the centre of the visible depth pixels); 1e6 when there is none",
               min=0.0, max=1e6),
+        Param("depth_window_m", 0.0, "the position uses only depth within this distance (m) of the depth at the "
+              "image centre, leaving out what is behind the object; 0 uses every depth pixel", min=0.0, max=100.0,
+              read_only=True),
         Param("marker_length", 0.1, "length (m) of the best mode's axis arrows on pose/markers",
               min=0.001, max=100.0),
     )
 
     def setup(self) -> None:
         weights = self.param("weights") or None
-        self.predictor = PosePredictor(weights, device=self.device, modes=self.param("modes"))
+        self.predictor = PosePredictor(weights, device=self.device, modes=self.param("modes"),
+                                       depth_window_m=self.param("depth_window_m") or None)
         meta = self.predictor.meta
         self.get_logger().info(f"pose weights {weights or default_weights()}: '{meta.get('kind')}' model, "
                                f"{meta.get('step')} training steps, {self.param('modes')} modes")

@@ -53,7 +53,12 @@ def default_weights(kind: str = "eq") -> Path:
 
 
 class PosePredictor:
-    def __init__(self, weights: str | Path | None = None, device: str = "auto", modes: int = 5) -> None:
+    def __init__(self, weights: str | Path | None = None, device: str = "auto", modes: int = 5,
+                 depth_window_m: float | None = None) -> None:
+        """``depth_window_m``: the translation uses only depth pixels within this distance of the
+        depth at the image's centre (the object, not the table behind it); None uses them all."""
+        if depth_window_m is not None and not depth_window_m > 0:
+            raise ValueError(f"depth_window_m must be positive (or None), got {depth_window_m}")
         from eqrobot.device import resolve_device
         from eqrobot.perception.pose.train import load_model
 
@@ -64,6 +69,7 @@ class PosePredictor:
         self.grid_features = grid_features(DENSITY_LEVEL, self.lmax).to(self.device)
         self.cells = torch.tensor(self.grid.rotations, device=self.device)  # a copy: the grid's array is read-only
         self.num_modes = modes
+        self.depth_window_m = depth_window_m
 
     @torch.no_grad()
     def coefficients(self, images: np.ndarray) -> torch.Tensor:
@@ -82,7 +88,8 @@ class PosePredictor:
             modes[0] = refine(coeffs, modes[:1], self.lmax)[0]
             covariance = rotation_covariance(self.cells, probability, modes[0])
         covariance = covariance.cpu().numpy().astype(np.float64)
-        translation = None if depth is None or intrinsics is None else visible_centre(depth, intrinsics)
+        translation = None if depth is None or intrinsics is None else \
+            visible_centre(depth, intrinsics, self.depth_window_m)
         modes = modes.cpu().numpy().astype(np.float64)
         return PoseEstimate(modes[0], modes, mass.cpu().numpy(), covariance,
                             float(np.degrees(np.sqrt(np.trace(covariance)))), probability.cpu().numpy(), translation,
@@ -192,9 +199,19 @@ def rotation_covariance(rotations: torch.Tensor, probability: torch.Tensor, cent
     return torch.einsum("n,ni,nj->ij", weights, vectors, vectors)
 
 
-def visible_centre(depth: np.ndarray, intrinsics: np.ndarray) -> np.ndarray | None:
-    """Mean of the back-projected pixels with depth (metres, camera frame); None when there are none."""
-    v, u = np.nonzero(np.isfinite(depth) & (depth > 0))
+def visible_centre(depth: np.ndarray, intrinsics: np.ndarray, window_m: float | None = None) -> np.ndarray | None:
+    """Mean of the back-projected pixels with depth (metres, camera frame); with ``window_m``
+    only those within that distance of the median depth of the image's central ninth. None
+    when there are none."""
+    valid = np.isfinite(depth) & (depth > 0)
+    if window_m is not None:
+        h, w = depth.shape
+        centre = depth[h // 3:h - h // 3, w // 3:w - w // 3]
+        centre = centre[np.isfinite(centre) & (centre > 0)]
+        if not len(centre):
+            return None
+        valid &= np.abs(np.nan_to_num(depth) - np.median(centre)) <= window_m
+    v, u = np.nonzero(valid)
     if not len(u):
         return None
     z = depth[v, u].astype(np.float64)

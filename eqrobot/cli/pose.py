@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     rgb = check_image(read_rgb(args.image))
     depth = read_depth(args.depth) if args.depth else None
     intrinsics = read_intrinsics(args.intrinsics) if args.intrinsics else None
-    estimate = PosePredictor(args.ckpt, args.device, args.modes, args.depth_window)(rgb, depth, intrinsics)
+    predictor = PosePredictor(args.ckpt, args.device, args.modes, args.depth_window)
+    estimate = predictor(rgb, depth, intrinsics)
     if args.out:
         atomic_write_json(args.out, estimate.to_json())
     if args.plot:

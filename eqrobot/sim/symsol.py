@@ -120,10 +120,9 @@ def equivalents(shape: str, rotation: np.ndarray) -> np.ndarray:
         from eqrobot.geometry.grids import SO3Grid
 
         candidates = SO3Grid(SPHERE_HIDDEN_SAMPLES).rotations.astype(np.float64)
-        hidden = ~np.array([_in_view(c, centre, normal) for c in candidates])
-        return np.concatenate([rotation[None], candidates[hidden]])
+        return np.concatenate([rotation[None], candidates[~_in_view(candidates, centre, normal)]])
     candidates = rotation @ symmetries(MARKED[shape])
-    return candidates[[not _in_view(c, centre, normal) for c in candidates]]
+    return candidates[~_in_view(candidates, centre, normal)]
 
 
 @cache
@@ -145,9 +144,11 @@ def mark(shape: str) -> tuple[np.ndarray, np.ndarray, trimesh.Trimesh]:
     raise ValueError(f"{shape!r} has no mark; marked solids: {', '.join(MARKED)}")
 
 
-def _in_view(rotation: np.ndarray, centre: np.ndarray, normal: np.ndarray) -> bool:
-    """Whether a point of a convex solid's surface faces the camera (at the origin, looking along +z)."""
-    return float((rotation @ normal) @ (rotation @ centre + np.array([0.0, 0.0, DISTANCE]))) < 0
+def _in_view(rotations: np.ndarray, centre: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """Whether a point of a convex solid's surface faces the camera (at the origin, looking along
+    +z), for each of ``rotations (..., 3, 3)``."""
+    facing = rotations @ normal
+    return np.einsum("...i,...i->...", facing, rotations @ centre + np.array([0.0, 0.0, DISTANCE])) < 0
 
 
 class SymsolCamera(ClientOwner):
@@ -159,6 +160,7 @@ class SymsolCamera(ClientOwner):
         self.size = size
         self.client = p.connect(p.DIRECT)
         self._bodies: dict[str, list[int]] = {}
+        self._shown: str | None = None
         # PyBullet's camera looks along -z of its view frame; the optical frame's z points forward
         self._view = p.computeViewMatrix([0, 0, 0], [0, 0, DISTANCE], [0, -1, 0])
         self._projection = p.computeProjectionMatrixFOV(FIELD_OF_VIEW, 1.0, DISTANCE - 2, DISTANCE + 2)
@@ -166,10 +168,13 @@ class SymsolCamera(ClientOwner):
     def render(self, shape: str, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rgb (size, size, 3) uint8, depth (size, size) float32 metres, 0 where empty)."""
         bodies = self._body(shape)
-        for name, others in self._bodies.items():  # one solid in view
-            for other, color in zip(others, _colors(name), strict=True):
-                p.changeVisualShape(other, -1, rgbaColor=list(color) if name == shape else [0, 0, 0, 0],
-                                    physicsClientId=self.client)
+        if shape != self._shown:  # one solid in view: hide the last one, show this one
+            changes = ([(self._shown, False)] if self._shown else []) + [(shape, True)]
+            for name, shown in changes:
+                for body, color in zip(self._bodies.get(name, ()), _colors(name), strict=True):
+                    p.changeVisualShape(body, -1, rgbaColor=list(color) if shown else [0, 0, 0, 0],
+                                        physicsClientId=self.client)
+            self._shown = shape
         for body in bodies:
             p.resetBasePositionAndOrientation(body, [0, 0, DISTANCE], matrix_to_quat(np.asarray(rotation)).tolist(),
                                               physicsClientId=self.client)

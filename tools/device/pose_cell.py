@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from eqrobot.geometry.rotations import random_rotations
@@ -39,6 +40,12 @@ def measured_rate(model_cfg: PoseModelConfig, images: torch.Tensor, batch: int, 
         opt.step()
     _sync(device)
     return 20 / (time.perf_counter() - began)
+
+
+def packed_count(path: str, fraction: float) -> int:
+    """Training images of a packed set a run used (reads only its rotations, not the images)."""
+    with np.load(path) as packed:
+        return max(1, int(round(len(packed["rotation"]) * fraction)))
 
 
 def _sync(device: str) -> None:
@@ -77,7 +84,7 @@ def main() -> None:
     model, _ = load_model(weights, args.device)
     result = evaluate(model, load_arrays(args.test), shifts=args.shifts, desc="test")
     result.update(kind=args.kind, fraction=args.fraction, steps=steps, batch=args.batch, steps_per_s=rate,
-                  train_seconds=trained, train_images=int(round(len(load_arrays(args.data)) * args.fraction)),
+                  train_seconds=trained, train_images=packed_count(args.data, args.fraction),
                   device=torch.cuda.get_device_name() if args.device == "cuda" else "cpu")
     Path(args.out, "result.json").write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "per_shape"}), flush=True)

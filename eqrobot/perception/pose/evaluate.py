@@ -12,15 +12,13 @@ Each also per shape, under ``per_shape``.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
 from eqrobot.geometry.grids import SO3Grid
 from eqrobot.geometry.rotations import random_rotations
 from eqrobot.perception.pose.data import PoseArrays
-from eqrobot.perception.pose.model import PoseNet, grid_features, log_density_at, log_normaliser
+from eqrobot.perception.pose.model import LOG_VOLUME, PoseNet, grid_features, log_density_at, log_normaliser
 from eqrobot.perception.pose.predictor import DENSITY_LEVEL, angle_between, refine
 from eqrobot.progress import progress
 
@@ -64,4 +62,4 @@ def summarise(loglik: np.ndarray, error_deg: np.ndarray, shapes: np.ndarray) -> 
 
 def uniform_loglik() -> float:
     """What a uniform density scores: ``-log(pi^2)``."""
-    return -math.log(math.pi**2)
+    return -LOG_VOLUME

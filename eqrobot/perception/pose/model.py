@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -139,9 +140,9 @@ class GridReLU(nn.Module):
     def __init__(self, lmax: int, level: int) -> None:
         super().__init__()
         self.lmax = lmax
-        phi = so3_features(torch.tensor(SO3Grid(level).rotations, dtype=torch.float64), lmax)  # (N, K)
-        self.register_buffer("to_grid", phi.T.float().contiguous(), persistent=False)
-        self.register_buffer("from_grid", torch.linalg.pinv(phi).T.float().contiguous(), persistent=False)
+        to_grid, from_grid = _grid_projections(level, lmax)
+        self.register_buffer("to_grid", to_grid, persistent=False)
+        self.register_buffer("from_grid", from_grid, persistent=False)
 
     def forward(self, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
         flat = flatten_blocks(blocks)
@@ -197,9 +198,22 @@ class PoseNet(nn.Module):
         return images
 
 
+@lru_cache(maxsize=4)
 def grid_features(level: int, lmax: int) -> torch.Tensor:
-    """``so3_features`` of every cell of the level's grid, ``(K, N)`` float32 (logits = coeffs @ this)."""
-    return so3_features(torch.tensor(SO3Grid(level).rotations, dtype=torch.float64), lmax).T.float().contiguous()
+    """``so3_features`` of every cell of the level's grid, ``(K, N)`` float32 (logits = coeffs @ this).
+    Computed once per process (level 3: a second and 143 MB at band limit 8); never written to."""
+    return _cell_features(level, lmax).T.float().contiguous()
+
+
+@lru_cache(maxsize=4)
+def _grid_projections(level: int, lmax: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(coefficients -> grid values, grid values -> coefficients by least squares), both float32."""
+    phi = _cell_features(level, lmax)
+    return phi.T.float().contiguous(), torch.linalg.pinv(phi).T.float().contiguous()
+
+
+def _cell_features(level: int, lmax: int) -> torch.Tensor:
+    return so3_features(torch.tensor(SO3Grid(level).rotations, dtype=torch.float64), lmax)  # (N, K)
 
 
 def shift_right(coeffs: torch.Tensor, q: torch.Tensor, lmax: int) -> torch.Tensor:

@@ -10,6 +10,7 @@ step, so no cell centre can be learnt as a shortcut. Checkpoints are atomic; a r
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tqdm import tqdm
 from eqrobot.io.atomic import atomic_write_json
 from eqrobot.io.checkpoint import load_trained, optimizer_tensors, resume_into, save_checkpoint
 from eqrobot.perception.pose.data import PoseArrays, load_arrays
-from eqrobot.perception.pose.evaluate import evaluate
+from eqrobot.perception.pose.evaluate import evaluate, uniform_loglik
 from eqrobot.perception.pose.model import PoseModelConfig, PoseNet, log_density_at, log_normaliser
 from eqrobot.plots import plot_losses
 from eqrobot.progress import progress
@@ -140,8 +141,6 @@ def save(path: Path, model: PoseNet, opt, step: int, history: dict, cfg: PoseTra
 def device_name(device: str) -> str:
     if str(device).startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
-    import os
-
     return f"{os.cpu_count()} CPU cores"
 
 
@@ -171,7 +170,7 @@ def plot_history(history: dict, path: Path) -> None:
     plot_losses(a, history, ("loss",))
     a.set(xlabel="step", ylabel="negative log-density", title="training loss")
     b.plot(history["val_step"], history["val_loglik"], "o-")
-    b.axhline(-math.log(math.pi**2), color="grey", linestyle=":", label="uniform")
+    b.axhline(uniform_loglik(), color="grey", linestyle=":", label="uniform")
     b.set(xlabel="step", ylabel="log-likelihood", title="validation images")
     b.legend()
     fig.tight_layout()

@@ -114,12 +114,14 @@ def test_train_pose_resumes_and_bench_pose_tabulates(tmp_path):
 
     bench = tmp_path / "bench"
     r = eqrobot("bench", "pose", "--out", str(bench), "--train-images", "8", "--test-images", "5", "--steps", "2",
-                "--fractions", "1.0", "--image-size", "32", "--object-images", "4", "--device", "cpu")
+                "--fractions", "1.0", "--image-size", "32", "--object-images", "4", "--object-kinds", "eq,base",
+                "--device", "cpu")
     assert r.returncode == 0, r.stderr
     report = json.loads((bench / "pose.json").read_text())
     assert [(row["kind"], row["fraction"]) for row in report["rows"]] == [("eq", 1.0), ("base", 1.0)]
     assert [row["kind"] for row in report["object_rows"]] == ["eq", "base"]
     assert "Unseen objects" in (bench / "pose.md").read_text()
+    assert all(0 <= row["asymmetric"]["objects"] <= 5 for row in report["object_rows"])  # 5 test images
     assert "| eq | 100 % |" in (bench / "pose.md").read_text() and (bench / "pose.png").is_file()
     bad = eqrobot("bench", "pose", "--out", str(bench), "--kinds", "eq,vit")
     assert bad.returncode == 2 and "--kinds" in bad.stderr

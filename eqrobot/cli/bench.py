@@ -48,8 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--fractions", default="1.0,0.1", help="comma-separated shares of the training renders")
     o.add_argument("--kinds", default="eq,base", help="comma-separated models (eq, base)")
     o.add_argument("--image-size", type=int, default=128, help="image side the models are trained at")
-    o.add_argument("--object-images", type=int, default=20000,
+    o.add_argument("--object-images", type=int, default=27000,
                    help="renders of random_urdfs 000-799 to train the unseen-object cells on (0: no object test)")
+    o.add_argument("--object-kinds", default="eq", help="comma-separated models for the unseen-object cells")
     o.add_argument("--device", default="auto", help="auto (a GPU when there is one) | cpu | cuda[:N]")
     t.add_argument("--finished-only", action="store_true",
                    help="train nothing: tabulate the runs already evaluated under --out (others show as -)")
@@ -143,8 +144,10 @@ def _run_pose(args: argparse.Namespace) -> int:
     from eqrobot.perception.pose.benchmark import PoseBenchConfig, run_benchmark
 
     kinds = tuple(k.strip() for k in args.kinds.split(","))
-    if not set(kinds) <= {"eq", "base"}:
-        raise CliError(f"--kinds takes eq and/or base, got {args.kinds}")
+    object_kinds = tuple(k.strip() for k in args.object_kinds.split(","))
+    for name, given in (("--kinds", kinds), ("--object-kinds", object_kinds)):
+        if not set(given) <= {"eq", "base"}:
+            raise CliError(f"{name} takes eq and/or base, got {','.join(given)}")
     try:
         fractions = tuple(float(f) for f in args.fractions.split(","))
     except ValueError as e:
@@ -157,7 +160,7 @@ def _run_pose(args: argparse.Namespace) -> int:
         raise CliError("--steps must be at least 1")
     cfg = PoseBenchConfig(kinds=kinds, fractions=fractions, train_images=args.train_images,
                           test_images=args.test_images, steps=20000 if args.steps is None else args.steps,
-                          image_size=args.image_size, object_images=args.object_images)
+                          image_size=args.image_size, object_images=args.object_images, object_kinds=object_kinds)
     run_benchmark(args.out, cfg, machine_description("scipy"), resolve_device(args.device).device)
     print((Path(args.out) / "pose.md").read_text())
     print(f"wrote {args.out}/pose.json, pose.md, pose.png")

@@ -5,6 +5,7 @@ examples:
   eqrobot dataset pose --out data/symsol-train --n 5000                 # SYMSOL-I-style, 128 x 128
   eqrobot dataset pose --out data/symsol-test --n 500 --seed 1000000 --shapes tet,cube
   eqrobot dataset pose --out data/unseen --n 200 --shapes duck,teddy,object-900,object-901   # asymmetric objects
+  eqrobot dataset pose --out data/objects-train --n 27000 --shapes object-000..799   # a range of random_urdfs
   eqrobot dataset pose --out data/symsol2 --n 3000 --shapes tetX,cylO,sphX      # SYMSOL-II-style marked solids
 """
 
@@ -22,14 +23,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="sample i is drawn from seed + i")
     p.add_argument("--shapes", default="tet,cube,icosa,cone,cyl",
                    help="comma-separated solids (tet, cube, icosa, cone, cyl), marked solids (tetX, cylO, sphX) or "
-                        "pybullet_data objects (duck, teddy, object-000 .. object-999), taken in turn")
+                        "pybullet_data objects (duck, teddy, object-000 .. object-999; object-A..B: a range), "
+                        "taken in turn")
     p.add_argument("--size", type=int, default=128, help="image side in pixels")
 
 
 def run(args: argparse.Namespace) -> int:
     from eqrobot.perception.pose.data import write_dataset
 
-    shapes = tuple(s.strip() for s in args.shapes.split(",") if s.strip())
+    shapes = tuple(name for s in args.shapes.split(",") if s.strip() for name in _expand(s.strip()))
     written = write_dataset(args.out, args.n, args.seed, shapes, args.size)
     print(f"{args.out}: {written} samples rendered, {args.n - written} were already there")
     return 0
+
+
+def _expand(name: str) -> tuple[str, ...]:
+    """``object-A..B`` -> the renderable random_urdfs objects A..B; any other name as it is."""
+    from eqrobot.cli.errors import CliError
+    from eqrobot.sim.symsol import random_objects
+
+    if not (name.startswith("object-") and ".." in name):
+        return (name,)
+    first, _, last = name.removeprefix("object-").partition("..")
+    if not (first.isdigit() and last.removeprefix("object-").isdigit()):
+        raise CliError(f"--shapes: a range is object-A..B with numbers A <= B, got {name}")
+    objects = random_objects(int(first), int(last.removeprefix("object-")))
+    if not objects:
+        raise CliError(f"--shapes: no random_urdfs objects in {name} (they are object-000 .. object-999)")
+    return objects

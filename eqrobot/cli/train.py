@@ -61,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--fraction", type=float, default=1.0, help="share of --data to train on (the first images)")
     o.add_argument("--batch", type=int, default=32)
     o.add_argument("--image-size", type=int, default=128, help="side the images are resized to")
+    o.add_argument("--turn-images", action="store_true",
+                   help="turn each training image by a random angle about its centre (and its ground truth with it); "
+                        "right for centred objects lit along the camera axis, as the renders are")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,7 +87,7 @@ def _run_pose(args: argparse.Namespace) -> int:
     validate_every = 2000 if args.validate_every is None else args.validate_every
     cfg = PoseTrainConfig(data=args.data, val_data=args.val_data or "", fraction=args.fraction, steps=args.steps,
                           batch=args.batch, seed=args.seed, validate_every=validate_every,
-                          lr=args.lr if args.lr is not None else 1e-3)
+                          lr=args.lr if args.lr is not None else 1e-3, turn_images=args.turn_images)
     weights = train(args.out, cfg, PoseModelConfig(kind=args.model, image_size=args.image_size),
                     resolve_device(args.device).device)
     print(f"weights: {weights}")

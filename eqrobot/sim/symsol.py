@@ -2,8 +2,9 @@
 icosahedron, cone, cylinder) in front of a fixed camera at a given orientation, rendered by
 PyBullet's CPU renderer into RGB and metric depth, and the solid's symmetry group, so that
 every orientation that looks the same is known. Asymmetric objects from pybullet_data (the
-duck, the teddy bear, ``object-NNN`` for random_urdfs/NNN) render the same way, with the
-identity as their only symmetry, for tests on unseen instances (ModelNet10-SO(3)-style).
+duck, the teddy bear, ``object-NNN`` for random_urdfs/NNN, in its principal frame) render the
+same way, with the identity as their only symmetry, for tests on unseen instances
+(ModelNet10-SO(3)-style).
 SYMSOL-II-style marked solids break part of the symmetry: ``tetX`` (a tetrahedron with one
 face marked), ``cylO`` (a cylinder with a dot on its side), ``sphX`` (a sphere with a dot);
 which orientations look the same then depends on whether the mark is in view
@@ -36,7 +37,7 @@ SPHERE_HIDDEN_SAMPLES = 2  # SO3Grid level whose cells stand for a sphere's orie
 OBJECT_FILES = {"duck": "duck.obj", "teddy": "teddy2_VHACD_CHs.obj"}  # plus object-NNN: random_urdfs/NNN
 RANDOM_OBJECTS = 1000
 EMPTY_OBJECTS = {168}  # random_urdfs/168/168.obj holds no faces
-SIZE = 1.6  # metres, the largest extent of an object from pybullet_data once scaled
+RADIUS = 1.5  # metres from an object's centre (pybullet_data) to its farthest point: fills most of the view
 DISTANCE = 5.0  # metres from the camera to the solid's centre: every solid stays inside the view
 FIELD_OF_VIEW = 40.0  # degrees, vertical and horizontal
 CONTINUOUS_SAMPLES = 360  # turns about the axis that stand for a cone's or cylinder's continuous symmetry
@@ -215,17 +216,47 @@ def _colors(shape: str) -> tuple[tuple, ...]:
 
 
 def _object(shape: str) -> trimesh.Trimesh:
-    """An object from pybullet_data, centred on its bounding box, scaled to ``SIZE``, flat shaded."""
+    """An object from pybullet_data scaled to ``RADIUS``, flat shaded. ``object-NNN`` is also
+    turned into its principal frame, centred on its surface's centroid (``principal_frame``):
+    the random_urdfs files' own frames are arbitrary, so no network could tell an unseen one's
+    orientation in them. The duck and the teddy keep their files' frames, centred on their
+    bounding boxes."""
     if not known(shape):
         raise ValueError(f"shape must be one of {', '.join(SHAPES + tuple(OBJECT_FILES))} or object-000 .. "
                          f"object-{RANDOM_OBJECTS - 1:03d} (not {_empty_names()}), got {shape!r}")
     number = shape.removeprefix("object-")
     relative = OBJECT_FILES.get(shape) or f"random_urdfs/{number}/{number}.obj"
     mesh = trimesh.load(f"{pybullet_data.getDataPath()}/{relative}", force="mesh")
-    mesh.apply_translation(-mesh.bounding_box.centroid)
-    mesh.apply_scale(SIZE / mesh.extents.max())
+    if shape in OBJECT_FILES:
+        mesh.apply_translation(-mesh.bounding_box.centroid)
+    else:
+        centre, frame = principal_frame(mesh)
+        mesh.apply_translation(-centre)
+        mesh.vertices = mesh.vertices @ frame
+    mesh.apply_scale(RADIUS / np.linalg.norm(mesh.vertices, axis=1).max())
     mesh.unmerge_vertices()
     return mesh
+
+
+def principal_frame(mesh: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray]:
+    """(centroid, frame) of the mesh's surface: the frame's columns are its principal axes,
+    largest spread first, each pointing where the surface's third moment along it is positive
+    (the longer tail), the last one completing a right-handed frame. An object whose surface is
+    (nearly) symmetric has (nearly) tied spreads or moments: then the frame is a convention,
+    which is why ``object_symmetries`` exists."""
+    triangles = np.asarray(mesh.triangles, dtype=np.float64)
+    area = np.asarray(mesh.area_faces, dtype=np.float64)
+    centre = (area[:, None] * triangles.mean(axis=1)).sum(axis=0) / area.sum()
+    v = triangles - centre
+    total = v.sum(axis=1)
+    # exact second moment of each triangle: A/12 (s s^T + a a^T + b b^T + c c^T), s = a + b + c
+    moment = np.einsum("f,fi,fj->ij", area, total, total) + np.einsum("f,fki,fkj->ij", area, v, v)
+    _, axes = np.linalg.eigh(moment / 12)
+    axes = axes[:, ::-1]
+    skew = (area[:, None] * (v.mean(axis=1) @ axes) ** 3).sum(axis=0)
+    axes[:, :2] *= np.where(skew[:2] < 0, -1.0, 1.0)
+    axes[:, 2] = np.cross(axes[:, 0], axes[:, 1])
+    return centre, axes
 
 
 def _empty_names() -> str:

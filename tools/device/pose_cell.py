@@ -18,13 +18,15 @@ import numpy as np
 import torch
 
 from eqrobot.geometry.rotations import random_rotations
+from eqrobot.perception.pose.augment import turn_in_plane
 from eqrobot.perception.pose.data import load_arrays
 from eqrobot.perception.pose.evaluate import evaluate
 from eqrobot.perception.pose.model import PoseModelConfig, PoseNet
 from eqrobot.perception.pose.train import PoseTrainConfig, load_model, loss, train
 
 
-def measured_rate(model_cfg: PoseModelConfig, images: torch.Tensor, batch: int, device: str) -> float:
+def measured_rate(model_cfg: PoseModelConfig, images: torch.Tensor, batch: int, device: str,
+                  turn_images: bool = False) -> float:
     model = PoseNet(model_cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     turn = torch.tensor(random_rotations(1, seed=0)[0], dtype=torch.float32, device=device)
@@ -34,6 +36,8 @@ def measured_rate(model_cfg: PoseModelConfig, images: torch.Tensor, batch: int, 
         if i == 5:
             _sync(device)
             began = time.perf_counter()
+        if turn_images:
+            x, rotations = turn_in_plane(x, rotations, torch.rand(batch, device=device) * 6.28)
         value = loss(model, x, rotations, turn)
         opt.zero_grad()
         value.backward()
@@ -65,6 +69,7 @@ def main() -> None:
     a.add_argument("--test", required=True)
     a.add_argument("--out", required=True)
     a.add_argument("--device", default="cuda")
+    a.add_argument("--turn-images", action="store_true", help="random in-plane turns of the training images")
     a.add_argument("--shifts", type=int, default=64, help="turned copies of the grid that normalise the test density")
     args = a.parse_args()
     began = time.perf_counter()
@@ -72,18 +77,20 @@ def main() -> None:
     torch.set_float32_matmul_precision("high")
     model_cfg = PoseModelConfig(kind=args.kind, image_size=args.image_size)
     images = torch.as_tensor(load_arrays(args.test, args.batch).rgb, device=args.device)
-    rate = measured_rate(model_cfg, images, args.batch, args.device)
+    rate = measured_rate(model_cfg, images, args.batch, args.device, args.turn_images)
     steps = int(rate * (args.seconds - (time.perf_counter() - began) - 25) * 0.93)
     print(f"{args.kind} {args.fraction}: {rate:.1f} steps/s -> {steps} steps", flush=True)
     cfg = PoseTrainConfig(data=args.data, val_data=args.val, fraction=args.fraction, steps=steps,
-                          batch=args.batch, validate_every=max(steps // 4, 1), val_images=300,
-                          checkpoint_every=max(steps // 4, 1), warmup=min(500, steps // 10))
+                          batch=args.batch, validate_every=max(steps // 3, 1), val_images=300,
+                          checkpoint_every=max(steps // 4, 1), warmup=min(500, steps // 10),
+                          turn_images=args.turn_images)
     weights = train(args.out, cfg, model_cfg, device=args.device)
     trained = time.perf_counter() - began
     torch.set_float32_matmul_precision("highest")
     model, _ = load_model(weights, args.device)
     result = evaluate(model, load_arrays(args.test), shifts=args.shifts, desc="test")
-    result.update(kind=args.kind, fraction=args.fraction, steps=steps, batch=args.batch, steps_per_s=rate,
+    result.update(kind=args.kind, turn_images=args.turn_images, fraction=args.fraction, steps=steps, batch=args.batch,
+                  steps_per_s=rate,
                   train_seconds=trained, train_images=packed_count(args.data, args.fraction),
                   device=torch.cuda.get_device_name() if args.device == "cuda" else "cpu")
     Path(args.out, "result.json").write_text(json.dumps(result, indent=1))

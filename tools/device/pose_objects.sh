@@ -1,17 +1,25 @@
 #!/bin/bash
-# Device check (issue 6, second): the predictor's latency on the GPU, then eq and base trained
-# side by side for SECONDS on renders of random_urdfs objects 000-799 and scored on unseen
-# objects 800-999 (ModelNet10-SO(3)-style). Carry bench/pose-gpu (objects-*.npz, test.npz).
-S=${1:-110}
+# Device check (issue 6): the shipped weights' latency (stage by stage), then the eq network trained
+# alone for SECONDS on renders of random_urdfs objects 000-799 with random in-plane turns, validated
+# on unseen objects 800-999 and scored on their test renders (ModelNet10-SO(3)-style).
+# Carry bench/pose-gpu/objects-{train27k,val,test}.npz. Weights are copied to $OUT every minute,
+# so an overrun still brings back the last checkpoint.
+S=${1:-420}
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 d=bench/pose-gpu
-timeout 60 python3 -W ignore tools/device/pose_latency.py $OUT/latency.json models/pose/pose-eq.safetensors \
-  models/pose/pose-base.safetensors 2>&1 | grep -v "/s\]"
-for kind in eq base; do
-  (python3 -W ignore tools/device/pose_cell.py --kind $kind --seconds "$S" --shifts 16 --data $d/objects-train.npz \
-     --val $d/objects-test.npz --test $d/objects-test.npz --out /tmp/pose/objects-$kind > /tmp/objects-$kind.log 2>&1
-   cp /tmp/pose/objects-$kind/pose.safetensors $OUT/objects-$kind.safetensors
-   cp /tmp/pose/objects-$kind/result.json $OUT/objects-$kind.json) &
-done
-wait
-for kind in eq base; do tr '\r' '\n' < /tmp/objects-$kind.log | grep -v "/s\]\|^$" | tail -4; done
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+timeout 90 python3 -W ignore tools/device/pose_latency.py $OUT/latency.json models/pose/pose-eq.safetensors \
+  models/pose/pose-base.safetensors $d/objects-test.npz 2>&1 | grep -v "/s\]"
+run=/tmp/pose/objects-eq
+(while sleep 60; do
+   [ -f $run/last.safetensors ] && cp $run/last.safetensors $OUT/.last && mv $OUT/.last $OUT/objects-eq-last.safetensors
+ done) &
+copier=$!
+python3 -W ignore tools/device/pose_cell.py --kind eq --seconds "$S" --shifts 16 --turn-images \
+  --data $d/objects-train27k.npz --val $d/objects-val.npz --test $d/objects-test.npz --out $run > /tmp/objects-eq.log 2>&1
+kill $copier
+cp $run/pose.safetensors $OUT/objects-eq.safetensors && rm -f $OUT/objects-eq-last.safetensors
+cp $run/result.json $OUT/objects-eq.json
+cp $run/history.json $OUT/objects-eq-history.json
+tr '\r' '\n' < /tmp/objects-eq.log | grep -v "/s\]\|^$" > $OUT/objects-eq.log
+tail -8 $OUT/objects-eq.log

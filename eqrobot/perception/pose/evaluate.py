@@ -5,8 +5,8 @@
   equivalents, then over images. The density is normalised over the level-3 grid turned by
   ``shifts`` random rotations (36,864 x shifts cells): finer than the level-5 grid when
   ``shifts`` >= 64, and unbiased.
-- ``median_err_deg``, ``acc15``, ``acc30``: the angle from the refined best mode to the
-  nearest ground-truth equivalent; median, share under 15 and under 30 degrees.
+- ``median_err_deg``, ``acc5``, ``acc15``, ``acc30``: the angle from the refined best mode to
+  the nearest ground-truth equivalent; median, share under 5, 15 and 30 degrees.
 Each also per shape, under ``per_shape``.
 """
 
@@ -25,9 +25,15 @@ from eqrobot.progress import progress
 NORMALISER_SHIFTS = 8
 
 
-@torch.no_grad()
 def evaluate(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts: int = NORMALISER_SHIFTS,
              desc: str = "evaluating") -> dict:
+    return summarise(*score_images(model, arrays, batch, shifts, desc), arrays.shape)
+
+
+@torch.no_grad()
+def score_images(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts: int = NORMALISER_SHIFTS,
+                 desc: str = "evaluating") -> tuple[np.ndarray, np.ndarray]:
+    """Per image: the log-likelihood of its ground truth and the error of the estimate (degrees)."""
     device = next(model.parameters()).device
     lmax = model.config.lmax
     grid = grid_features(DENSITY_LEVEL, lmax).to(device)
@@ -43,17 +49,19 @@ def evaluate(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts: int = 
         for row, i in enumerate(index):
             equivalents = torch.as_tensor(arrays.equivalents[i], device=device)[None]
             loglik[i] = float(log_density_at(coeffs[row:row + 1], equivalents, log_z[row:row + 1], lmax).mean())
-        best = refine(coeffs, cells[(coeffs @ grid).argmax(dim=1)], lmax).cpu().numpy()
+        top = (coeffs @ grid).argmax(dim=1)
+        best = refine(coeffs, cells[top], lmax, grid[:, top].T).cpu().numpy()
         for row, i in enumerate(index):
             error[i] = angle_between(best[row][None], arrays.equivalents[i].astype(np.float64)).min()
-    return summarise(loglik, np.degrees(error), arrays.shape)
+    return loglik, np.degrees(error)
 
 
 def summarise(loglik: np.ndarray, error_deg: np.ndarray, shapes: np.ndarray) -> dict:
     def scores(mask: np.ndarray) -> dict:
         e = error_deg[mask]
         return {"loglik": float(loglik[mask].mean()), "median_err_deg": float(np.median(e)),
-                "acc15": float((e < 15).mean()), "acc30": float((e < 30).mean()), "images": int(mask.sum())}
+                "acc5": float((e < 5).mean()), "acc15": float((e < 15).mean()), "acc30": float((e < 30).mean()),
+                "images": int(mask.sum())}
 
     out = scores(np.ones(len(loglik), dtype=bool))
     out["per_shape"] = {str(s): scores(shapes == s) for s in dict.fromkeys(shapes.tolist())}

@@ -23,6 +23,7 @@ from eqrobot.perception.pose.model import grid_features
 
 DENSITY_LEVEL = 3
 MODE_SEPARATION_DEG = 15.0  # two modes closer than this are one
+MAX_MODES = 64  # each mode is one round of the search over the grid
 COVARIANCE_RADIUS_DEG = 30.0  # the mass around the best mode its covariance is taken from
 
 
@@ -57,6 +58,8 @@ class PosePredictor:
                  depth_window_m: float | None = None) -> None:
         """``depth_window_m``: the translation uses only depth pixels within this distance of the
         depth at the image's centre (the object, not the table behind it); None uses them all."""
+        if not 1 <= modes <= MAX_MODES:
+            raise ValueError(f"modes must be between 1 and {MAX_MODES}, got {modes}")
         if depth_window_m is not None and not depth_window_m > 0:
             raise ValueError(f"depth_window_m must be positive (or None), got {depth_window_m}")
         from eqrobot.device import resolve_device
@@ -84,16 +87,18 @@ class PosePredictor:
         coeffs = self.coefficients(rgb[None])
         with torch.no_grad():  # all on the model's device: one copy of the results at the end
             probability = torch.softmax((coeffs @ self.grid_features)[0], dim=0)
-            modes, mass = find_modes(self.cells, probability, self.num_modes)
-            modes[0] = refine(coeffs, modes[:1], self.lmax)[0]
+            modes, mass, cells = find_modes(self.cells, probability, self.num_modes)
+            modes[0] = refine(coeffs, modes[:1], self.lmax, self.grid_features[:, cells[:1]].T)[0]
             covariance = rotation_covariance(self.cells, probability, modes[0])
-        covariance = covariance.cpu().numpy().astype(np.float64)
+            # one copy to the host for everything
+            packed = torch.cat([modes.flatten(), mass, covariance.flatten(), probability]).cpu().numpy()
+        k = len(mass)
+        modes = packed[:9 * k].reshape(k, 3, 3).astype(np.float64)
+        mass, covariance = packed[9 * k:10 * k], packed[10 * k:10 * k + 9].reshape(3, 3).astype(np.float64)
         translation = None if depth is None or intrinsics is None else \
             visible_centre(depth, intrinsics, self.depth_window_m)
-        modes = modes.cpu().numpy().astype(np.float64)
-        return PoseEstimate(modes[0], modes, mass.cpu().numpy(), covariance,
-                            float(np.degrees(np.sqrt(np.trace(covariance)))), probability.cpu().numpy(), translation,
-                            time.perf_counter() - began)
+        return PoseEstimate(modes[0], modes, mass, covariance, float(np.degrees(np.sqrt(np.trace(covariance)))),
+                            packed[10 * k + 9:], translation, time.perf_counter() - began)
 
 
 def check_image(rgb: np.ndarray) -> np.ndarray:
@@ -134,21 +139,22 @@ def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def find_modes(rotations: torch.Tensor, probability: torch.Tensor, k: int,
-               separation_deg: float = MODE_SEPARATION_DEG) -> tuple[torch.Tensor, torch.Tensor]:
+               separation_deg: float = MODE_SEPARATION_DEG) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Up to ``k`` local peaks of the grid's ``probability``, best first, at least
-    ``separation_deg`` apart, and the mass each holds within that distance."""
+    ``separation_deg`` apart: (rotations, the mass each holds within that distance, their cell
+    indices). Greedy: take the most probable cell left, clear its neighbourhood, again; fixed
+    tensor work with no copy to the host (a GPU runs it without waiting)."""
     separation = math.radians(separation_deg)
-    top = torch.topk(probability, min(max(64 * k, 512), len(probability))).indices
-    close = (angles(rotations[top][:, None], rotations[top][None]) < separation).cpu().numpy()
-    chosen: list[int] = []
-    for i in range(len(top)):
-        if not close[i, chosen].any():
-            chosen.append(i)
-            if len(chosen) == k:
-                break
-    modes = rotations[top[chosen]].clone()
-    near = angles(rotations[None], modes[:, None]) < separation  # (k, N)
-    return modes, (near * probability[None]).sum(dim=1)
+    left = probability.clone()
+    chosen, mass = [], []
+    for _ in range(k):  # k is small (modes, not cells): each round clears a few hundred cells
+        best = left.argmax()
+        near = angles(rotations, rotations[best]) < separation
+        chosen.append(best)
+        mass.append((probability * near).sum())
+        left = left.masked_fill(near, -1.0)
+    index = torch.stack(chosen)
+    return rotations[index].clone(), torch.stack(mass), index
 
 
 def angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -160,42 +166,52 @@ def angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 REFINE_STEPS_DEG = (4.0, 1.0, 0.25)  # three 7x7x7 searches: from a cell centre (<= 7.2 deg off) to ~0.1 deg
 
 
-def refine(coeffs: torch.Tensor, start: torch.Tensor, lmax: int) -> torch.Tensor:
-    """The highest ``f_b`` near ``start (B, 3, 3)``: a 7x7x7 lattice of small turns about the
-    camera axes, each search centred on the last one's best at a quarter of its step. The
-    turns' Wigner matrices are computed once per band limit, so a search is a few batched
-    matrix products (no harmonics evaluated per candidate)."""
-    offsets, blocks = _refine_lattices(lmax, str(coeffs.device))
+def refine(coeffs: torch.Tensor, start: torch.Tensor, lmax: int, start_features: torch.Tensor | None = None
+           ) -> torch.Tensor:
+    """The highest ``f_b`` near ``start (B, 3, 3)``: a 7x7x7 lattice of small turns T about the
+    camera axes, each search centred on the last one's best at a quarter of its step.
+    ``f(T S) = sum_l <C_l D_l(S)^T, D_l(T)>``, so a search is one product with the lattice's
+    Wigner matrices, computed once per band limit. ``start_features (B, K)``: the starts'
+    ``so3_features`` when known (grid cells: columns of ``grid_features``), saving their
+    harmonics."""
+    offsets, lattice = _refine_lattices(lmax, str(coeffs.device))
     dims = [2 * l + 1 for l in range(lmax + 1)]
-    splits = torch.split(coeffs.double(), [d * d for d in dims], dim=1)
-    weights = [c.unflatten(1, (d, d)) * math.sqrt(d) for c, d in zip(splits, dims, strict=True)]
+    sizes = [d * d for d in dims]
+    # float64: neighbours 0.25 deg apart differ by ~1e-4 of the sums, near float32's resolution
+    weights = [c.unflatten(1, (d, d)) * math.sqrt(d) for c, d in zip(torch.split(coeffs.double(), sizes, dim=1), dims,
+                                                                     strict=True)]
+    if start_features is None:
+        current = wigner_d(start.double(), lmax)
+    else:
+        current = [f.unflatten(1, (d, d)) / math.sqrt(d) for f, d in
+                   zip(torch.split(start_features.double(), sizes, dim=1), dims, strict=True)]
     best = start.double()
-    current = wigner_d(best, lmax)  # (B, d, d) per degree
-    rows = torch.arange(len(best), device=coeffs.device)
-    for turns, turn_blocks in zip(offsets, blocks, strict=True):
-        candidates = [t @ c[:, None] for t, c in zip(turn_blocks, current, strict=True)]  # (B, 343, d, d)
-        values = sum(torch.einsum("bjmn,bmn->bj", c, w) for c, w in zip(candidates, weights, strict=True))
-        choice = values.argmax(dim=1)
+    for turns, (flat, blocks) in zip(offsets, lattice, strict=True):
+        m = torch.cat([(w @ c.transpose(-1, -2)).flatten(1) for w, c in zip(weights, current, strict=True)], dim=1)
+        choice = (m @ flat.T).argmax(dim=1)
         best = turns[choice] @ best
-        current = [c[rows, choice] for c in candidates]
+        current = [t[choice] @ c for t, c in zip(blocks, current, strict=True)]
     return best.to(coeffs.dtype)
 
 
 @lru_cache(maxsize=8)
-def _refine_lattices(lmax: int, device: str) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+def _refine_lattices(lmax: int, device: str) -> tuple[list[torch.Tensor], list[tuple[torch.Tensor, list]]]:
+    """Per search: the lattice's turns ``(343, 3, 3)`` and their Wigner matrices, flattened
+    ``(343, K)`` and per degree, float64 on ``device``."""
     steps = torch.arange(-3.0, 4.0, dtype=torch.float64)
     lattice = torch.stack(torch.meshgrid(steps, steps, steps, indexing="ij"), dim=-1).reshape(-1, 3)
     turns = [_exp(lattice * math.radians(step)) for step in REFINE_STEPS_DEG]
-    return [t.to(device) for t in turns], [[d.to(device) for d in wigner_d(t, lmax)] for t in turns]
+    blocks = [[d.to(device) for d in wigner_d(t, lmax)] for t in turns]
+    return [t.to(device) for t in turns], [(torch.cat([d.flatten(1) for d in b], dim=1), b) for b in blocks]
 
 
 def rotation_covariance(rotations: torch.Tensor, probability: torch.Tensor, centre: torch.Tensor,
                         radius_deg: float = COVARIANCE_RADIUS_DEG) -> torch.Tensor:
     """Second moment of the rotation vectors ``log(R centre^T)`` of the mass within ``radius_deg``."""
     centre = centre.to(rotations.dtype)
-    near = angles(rotations, centre[None]) < math.radians(radius_deg)
-    weights = probability[near] / probability[near].sum().clamp_min(1e-12)
-    vectors = _log(rotations[near] @ centre.T)
+    weights = probability * (angles(rotations, centre[None]) < math.radians(radius_deg))
+    weights = weights / weights.sum().clamp_min(1e-12)
+    vectors = _log(rotations @ centre.T)
     return torch.einsum("n,ni,nj->ij", weights, vectors, vectors)
 
 

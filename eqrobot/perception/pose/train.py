@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from eqrobot.io.atomic import atomic_write_json
 from eqrobot.io.checkpoint import load_trained, optimizer_tensors, resume_into, save_checkpoint
+from eqrobot.perception.pose.augment import turn_in_plane
 from eqrobot.perception.pose.data import PoseArrays, load_arrays
 from eqrobot.perception.pose.evaluate import evaluate, uniform_loglik
 from eqrobot.perception.pose.model import PoseModelConfig, PoseNet, log_density_at, log_normaliser
@@ -42,6 +43,7 @@ class PoseTrainConfig:
     checkpoint_every: int = 500
     validate_every: int = 2000
     val_images: int = 500
+    turn_images: bool = False  # each image turned by a random angle about its centre (augment.turn_in_plane)
 
     def __post_init__(self) -> None:
         if not 0 < self.fraction <= 1:
@@ -81,6 +83,7 @@ def train(out_dir: str | Path, cfg: PoseTrainConfig, model_cfg: PoseModelConfig 
     images = torch.as_tensor(arrays.rgb, device=device)  # uint8 on the device: a step copies nothing
     rotations = torch.as_tensor(arrays.rotation, device=device)
     rng = np.random.default_rng(cfg.seed + start)
+    angles = torch.Generator().manual_seed(cfg.seed + start)
     bar = progress(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"training {model_cfg.kind}",
                    unit="step")
     model.train()
@@ -89,7 +92,10 @@ def train(out_dir: str | Path, cfg: PoseTrainConfig, model_cfg: PoseModelConfig 
                                 device=device)
         turn = torch.tensor(random_rotations(1, seed=int(rng.integers(2**31)))[0], dtype=torch.float32,
                             device=device)
-        value = loss(model, images[index].permute(0, 3, 1, 2).float() / 255, rotations[index], turn)
+        x, y = images[index].permute(0, 3, 1, 2).float() / 255, rotations[index]
+        if cfg.turn_images:
+            x, y = turn_in_plane(x, y, torch.rand(len(index), generator=angles, device="cpu").to(device) * 2 * math.pi)
+        value = loss(model, x, y, turn)
         opt.zero_grad()
         value.backward()
         opt.step()

@@ -41,7 +41,7 @@ def test_pose_writes_the_estimate_and_a_density_plot(tmp_path, cube_files):
     assert r.returncode == 0, r.stderr
     estimate = json.loads(out.read_text())
     assert set(estimate) == {"rotation", "quaternion_xyzw", "modes", "covariance_rad2", "uncertainty_deg",
-                             "translation_m", "time_s"}
+                             "translation_m", "view_rotation", "time_s"}
     error = np.degrees(angle_between(np.array(estimate["rotation"])[None], rotation @ symmetries("cube")).min())
     assert error < 3
     assert len(estimate["modes"]) == 3 and all(0 < m["mass"] <= 1 for m in estimate["modes"])
@@ -64,7 +64,11 @@ def test_pose_errors_are_one_line_and_exit_2(tmp_path, cube_files):
     assert broken.returncode == 2 and "not an image" in broken.stderr
     window = eqrobot("pose", "--image", str(image), "--depth-window", "-1")
     assert window.returncode == 2 and "depth_window_m" in window.stderr
-    for r in (missing, alone, sixteen_bit, broken, window):
+    roi = eqrobot("pose", "--image", str(image), "--roi", "10,10,40")
+    assert roi.returncode == 2 and "X,Y,W,H" in roi.stderr
+    outside = eqrobot("pose", "--image", str(image), "--roi", "500,10,40,40", "--device", "cpu")
+    assert outside.returncode == 2 and "outside the 128x128 image" in outside.stderr
+    for r in (missing, alone, sixteen_bit, broken, window, roi, outside):
         assert "Traceback" not in r.stderr
 
 

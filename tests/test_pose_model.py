@@ -244,3 +244,45 @@ def test_refinement_from_grid_features_matches_refinement_from_rotations(predict
     assert np.degrees(angle_between(a.double().numpy(), b.double().numpy())).max() < 0.1
     values = [torch.einsum("bk,bk->b", coeffs, so3_features(r, predictor.lmax)) for r in (predictor.cells[start], a)]
     assert torch.all(values[1] >= values[0])  # it climbs
+
+
+def test_region_of_interest_cuts_around_the_box_and_turns_the_estimate_back(predictor):
+    """The picture pasted off the axis into a larger one (a camera turned away from the object):
+    the estimate for the box is the centred estimate seen from the turned camera."""
+    from eqrobot.perception.pose.crop import turn_onto
+
+    with SymsolCamera(128) as camera:
+        rgb, depth = camera.render("tet", random_rotations(1, seed=TEST_SEED + 41)[0])
+        k = camera.intrinsics()
+    centred = predictor(rgb, depth, k)
+    canvas = np.full((240, 320, 3), 255, np.uint8)
+    canvas[20:148, 170:298] = rgb
+    canvas_depth = np.zeros((240, 320), np.float32)
+    canvas_depth[20:148, 170:298] = depth
+    wide = k.copy()
+    wide[0, 2], wide[1, 2] = 160.0, 120.0
+    boxed = predictor(canvas, canvas_depth, wide, roi=(170, 20, 128, 128))
+    ray = np.linalg.solve(wide, [234.0, 84.0, 1.0])
+    view = turn_onto(ray / np.linalg.norm(ray))
+    np.testing.assert_allclose(view @ [0, 0, 1], ray / np.linalg.norm(ray), atol=1e-12)
+    np.testing.assert_allclose(boxed.view_rotation, view, atol=1e-9)
+    assert np.degrees(angle_between(boxed.rotation, view @ centred.rotation)) < 0.05
+    np.testing.assert_allclose(boxed.covariance, view @ centred.covariance @ view.T, atol=1e-6)
+    np.testing.assert_allclose(boxed.density, centred.density, atol=1e-6)
+    # the visible surface back-projected with the wide camera: 74 pixels right, 36 up of the centred one
+    shift = np.array([74.0, -36.0, 0.0]) * centred.translation[2] / k[0, 0]
+    np.testing.assert_allclose(boxed.translation, centred.translation + shift, atol=1e-4)
+
+
+def test_region_of_interest_pads_outside_the_image_and_refuses_bad_boxes():
+    from eqrobot.perception.pose.crop import roi_crop
+
+    rgb = np.arange(64 * 64 * 3, dtype=np.uint8).reshape(64, 64, 3)
+    crop = roi_crop(rgb, np.ones((64, 64), np.float32), None, (-10, -6, 40, 20))
+    assert crop.rgb.shape == (40, 40, 3) and crop.depth.shape == (40, 40)
+    np.testing.assert_array_equal(crop.rgb[:16, 10], np.broadcast_to(rgb[0, 0], (16, 3)))  # the top row, repeated
+    assert crop.depth[:16].max() == 0 and crop.depth[16:, 10:].min() == 1  # no reading outside
+    np.testing.assert_allclose(crop.view_rotation, np.eye(3))  # no intrinsics: nothing to turn by
+    for bad in [(0, 0, 0, 10), (70, 0, 10, 10), (0, -20, 10, 10), (0, 0, float("nan"), 5)]:
+        with pytest.raises(ValueError, match="roi"):
+            roi_crop(rgb, None, None, bad)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import torch
 
 from eqrobot.geometry.grids import SO3Grid
 from eqrobot.geometry.harmonics import wigner_d
+from eqrobot.perception.pose.crop import roi_crop, square_crop
 from eqrobot.perception.pose.model import grid_features
 
 DENSITY_LEVEL = 3
@@ -37,6 +38,10 @@ class PoseEstimate:
     density: np.ndarray  # (36,864,) probability per cell of SO3Grid(3)
     translation: np.ndarray | None  # (3,) metres, centre of the visible surface (needs depth + intrinsics)
     time_s: float
+    # (3, 3) with a region of interest: the frame the network saw (a camera turned to the box's
+    # centre) in the camera's; rotation, modes and covariance are already turned back, the
+    # density's cells are not (cell R is the orientation view_rotation @ R)
+    view_rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
 
     def to_json(self) -> dict:
         return {"rotation": self.rotation.tolist(), "quaternion_xyzw": _quat(self.rotation),
@@ -44,7 +49,7 @@ class PoseEstimate:
                           for r, m in zip(self.modes, self.mode_mass, strict=True)],
                 "covariance_rad2": self.covariance.tolist(), "uncertainty_deg": self.uncertainty_deg,
                 "translation_m": None if self.translation is None else self.translation.tolist(),
-                "time_s": self.time_s}
+                "view_rotation": self.view_rotation.tolist(), "time_s": self.time_s}
 
 
 def default_weights(kind: str = "eq") -> Path:
@@ -80,11 +85,14 @@ class PosePredictor:
         x = torch.from_numpy(np.array(images, dtype=np.uint8)).to(self.device).permute(0, 3, 1, 2).float() / 255
         return self.model(x)
 
-    def __call__(self, rgb: np.ndarray, depth: np.ndarray | None = None,
-                 intrinsics: np.ndarray | None = None) -> PoseEstimate:
+    def __call__(self, rgb: np.ndarray, depth: np.ndarray | None = None, intrinsics: np.ndarray | None = None,
+                 roi: tuple[float, float, float, float] | None = None) -> PoseEstimate:
+        """``roi``: (x, y, width, height) of the object's box in pixels; without it the object
+        must sit in the middle of the image (the centred square is used)."""
         began = time.perf_counter()
-        rgb, depth, intrinsics = square_crop(check_image(rgb), depth, intrinsics)
-        coeffs = self.coefficients(rgb[None])
+        rgb = check_image(rgb)
+        crop = square_crop(rgb, depth, intrinsics) if roi is None else roi_crop(rgb, depth, intrinsics, roi)
+        coeffs = self.coefficients(crop.rgb[None])
         with torch.no_grad():  # all on the model's device: one copy of the results at the end
             probability = torch.softmax((coeffs @ self.grid_features)[0], dim=0)
             modes, mass, cells = find_modes(self.cells, probability, self.num_modes)
@@ -92,13 +100,14 @@ class PosePredictor:
             covariance = rotation_covariance(self.cells, probability, modes[0])
             # one copy to the host for everything
             packed = torch.cat([modes.flatten(), mass, covariance.flatten(), probability]).cpu().numpy()
-        k = len(mass)
-        modes = packed[:9 * k].reshape(k, 3, 3).astype(np.float64)
-        mass, covariance = packed[9 * k:10 * k], packed[10 * k:10 * k + 9].reshape(3, 3).astype(np.float64)
-        translation = None if depth is None or intrinsics is None else \
-            visible_centre(depth, intrinsics, self.depth_window_m)
-        return PoseEstimate(modes[0], modes, mass, covariance, float(np.degrees(np.sqrt(np.trace(covariance)))),
-                            packed[10 * k + 9:], translation, time.perf_counter() - began)
+        k, view = len(mass), crop.view_rotation
+        modes = view @ packed[:9 * k].reshape(k, 3, 3).astype(np.float64)
+        covariance = view @ packed[10 * k:10 * k + 9].reshape(3, 3).astype(np.float64) @ view.T
+        translation = None if crop.depth is None or crop.intrinsics is None else \
+            visible_centre(crop.depth, crop.intrinsics, self.depth_window_m)
+        return PoseEstimate(modes[0], modes, packed[9 * k:10 * k], covariance,
+                            float(np.degrees(np.sqrt(np.trace(covariance)))), packed[10 * k + 9:], translation,
+                            time.perf_counter() - began, view)
 
 
 def check_image(rgb: np.ndarray) -> np.ndarray:
@@ -112,24 +121,6 @@ def check_image(rgb: np.ndarray) -> np.ndarray:
     if rgb.dtype != np.uint8:
         raise ValueError(f"an RGB image must be uint8, got {rgb.dtype}")
     return rgb[..., :3]
-
-
-def square_crop(rgb: np.ndarray, depth: np.ndarray | None, intrinsics: np.ndarray | None):
-    """The centred square of the image (the model sees square images with the object in the
-    middle), the depth cut the same way and the intrinsics moved with it."""
-    h, w = rgb.shape[:2]
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    if depth is not None:
-        depth = np.asarray(depth, dtype=np.float32)
-        if depth.shape != (h, w):
-            raise ValueError(f"depth of shape {depth.shape} does not match the image ({h}, {w})")
-        depth = depth[top:top + s, left:left + s]
-    if intrinsics is not None:
-        intrinsics = np.array(intrinsics, dtype=np.float64).reshape(3, 3)
-        intrinsics[0, 2] -= left
-        intrinsics[1, 2] -= top
-    return rgb[top:top + s, left:left + s], depth, intrinsics
 
 
 def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:

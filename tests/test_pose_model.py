@@ -286,3 +286,19 @@ def test_region_of_interest_pads_outside_the_image_and_refuses_bad_boxes():
     for bad in [(0, 0, 0, 10), (70, 0, 10, 10), (0, -20, 10, 10), (0, 0, float("nan"), 5)]:
         with pytest.raises(ValueError, match="roi"):
             roi_crop(rgb, None, None, bad)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_replayed_cuda_graph_gives_the_eager_estimate():
+    from eqrobot.cuda_graphs import GraphedNetwork
+
+    eager = PosePredictor(device="cuda", cuda_graphs=False)
+    replayed = PosePredictor(device="cuda")
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # the first records the graph, the others replay it on new images
+        rgb = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+        a, b = eager(rgb), replayed(rgb)
+        np.testing.assert_allclose(b.density, a.density, atol=1e-6)
+        assert np.degrees(angle_between(a.modes, b.modes)).max() < 0.01
+    assert isinstance(replayed.pipeline, GraphedNetwork) and replayed.pipeline._graphs
+    assert not replayed.pipeline._failed

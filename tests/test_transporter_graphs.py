@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from eqrobot.cuda_graphs import GraphedNetwork
 from eqrobot.policy.transporter.agent import TransporterAgent
-from eqrobot.policy.transporter.graphs import GraphedNetwork, graphed
+from eqrobot.policy.transporter.graphs import graphed
 from eqrobot.policy.transporter.model import Transporter, TransporterConfig
 
 SMALL = {"base": TransporterConfig(width=8, depth=2, crop=16, rotations=8),

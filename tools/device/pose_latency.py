@@ -3,8 +3,8 @@
     python3 tools/device/pose_latency.py out.json WEIGHTS [WEIGHTS ...] [IMAGES.npz]
 
 Each: 10 warm-up calls, then the median of 50 calls, on CUDA when there is one (else the CPU),
-the median of each stage (network, density + modes, refinement, covariance) timed apart, and the
-network's forward pass alone on a batch of 64 (images per second).
+with the CUDA graph (the default) and eagerly; the median of each stage (network, density +
+modes, refinement, covariance) timed apart; the network alone on a batch of 64 (images per s).
 """
 
 from __future__ import annotations
@@ -51,6 +51,20 @@ def stage_times(predictor: PosePredictor, images: np.ndarray) -> dict:
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
+def median_call(predictor: PosePredictor, images: np.ndarray) -> float:
+    """Milliseconds per image, end to end: median of 50 calls after 10 warm-up calls."""
+    for i in range(10):
+        predictor(images[i])
+    times = []
+    for i in range(50):
+        sync()
+        began = time.perf_counter()
+        predictor(images[i % len(images)])
+        sync()
+        times.append(time.perf_counter() - began)
+    return 1000 * float(np.median(times))
+
+
 def main() -> None:
     out, weights = sys.argv[1], sys.argv[2:]
     images = load_arrays(sys.argv[-1] if sys.argv[-1].endswith(".npz") else "bench/pose-gpu/test.npz", 64).rgb
@@ -58,15 +72,8 @@ def main() -> None:
     results = {}
     for path in weights:
         predictor = PosePredictor(path, device="auto")
-        for i in range(10):
-            predictor(images[i])
-        times = []
-        for i in range(50):
-            sync()
-            began = time.perf_counter()
-            predictor(images[i % len(images)])
-            sync()
-            times.append(time.perf_counter() - began)
+        eager = PosePredictor(path, device="auto", cuda_graphs=False)
+        times, eager_times = median_call(predictor, images), median_call(eager, images)
         predictor.coefficients(images)
         sync()
         began = time.perf_counter()
@@ -74,7 +81,7 @@ def main() -> None:
             predictor.coefficients(images)
         sync()
         batch_rate = 5 * len(images) / (time.perf_counter() - began)
-        results[path] = {"kind": predictor.model.config.kind, "median_ms": 1000 * float(np.median(times)),
+        results[path] = {"kind": predictor.model.config.kind, "median_ms": times, "median_ms_eager": eager_times,
                          "batch64_images_per_s": batch_rate, "device": predictor.device,
                          "stages_ms": stage_times(predictor, images),
                          "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
+from eqrobot.cuda_graphs import GraphedNetwork
 from eqrobot.geometry.grids import SO3Grid
 from eqrobot.geometry.harmonics import wigner_d
 from eqrobot.perception.pose.crop import roi_crop, square_crop
@@ -60,9 +62,11 @@ def default_weights(kind: str = "eq") -> Path:
 
 class PosePredictor:
     def __init__(self, weights: str | Path | None = None, device: str = "auto", modes: int = 5,
-                 depth_window_m: float | None = None) -> None:
+                 depth_window_m: float | None = None, cuda_graphs: bool = True) -> None:
         """``depth_window_m``: the translation uses only depth pixels within this distance of the
-        depth at the image's centre (the object, not the table behind it); None uses them all."""
+        depth at the image's centre (the object, not the table behind it); None uses them all.
+        ``cuda_graphs``: on a GPU, replay the network and everything after it as one CUDA graph
+        (``eqrobot.cuda_graphs``; eager if recording fails)."""
         if not 1 <= modes <= MAX_MODES:
             raise ValueError(f"modes must be between 1 and {MAX_MODES}, got {modes}")
         if depth_window_m is not None and not depth_window_m > 0:
@@ -78,12 +82,17 @@ class PosePredictor:
         self.cells = torch.tensor(self.grid.rotations, device=self.device)  # a copy: the grid's array is read-only
         self.num_modes = modes
         self.depth_window_m = depth_window_m
+        pipeline = DensityPipeline(self.model, self.grid_features, self.cells, modes).eval()
+        self.pipeline = GraphedNetwork(pipeline) if cuda_graphs else pipeline
 
     @torch.no_grad()
     def coefficients(self, images: np.ndarray) -> torch.Tensor:
         """``(B, H, W, 3)`` uint8 -> ``(B, K)`` log-density coefficients."""
+        return self.model(self._tensor(images))
+
+    def _tensor(self, images: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.array(images, dtype=np.uint8)).to(self.device).permute(0, 3, 1, 2).float() / 255
-        return self.model(x)
+        return self.model.resize(x)  # the network's size: one shape, so one CUDA graph
 
     def __call__(self, rgb: np.ndarray, depth: np.ndarray | None = None, intrinsics: np.ndarray | None = None,
                  roi: tuple[float, float, float, float] | None = None) -> PoseEstimate:
@@ -92,15 +101,9 @@ class PosePredictor:
         began = time.perf_counter()
         rgb = check_image(rgb)
         crop = square_crop(rgb, depth, intrinsics) if roi is None else roi_crop(rgb, depth, intrinsics, roi)
-        coeffs = self.coefficients(crop.rgb[None])
-        with torch.no_grad():  # all on the model's device: one copy of the results at the end
-            probability = torch.softmax((coeffs @ self.grid_features)[0], dim=0)
-            modes, mass, cells = find_modes(self.cells, probability, self.num_modes)
-            modes[0] = refine(coeffs, modes[:1], self.lmax, self.grid_features[:, cells[:1]].T)[0]
-            covariance = rotation_covariance(self.cells, probability, modes[0])
-            # one copy to the host for everything
-            packed = torch.cat([modes.flatten(), mass, covariance.flatten(), probability]).cpu().numpy()
-        k, view = len(mass), crop.view_rotation
+        with torch.no_grad():
+            packed = self.pipeline(self._tensor(crop.rgb[None])).cpu().numpy()  # the one copy to the host
+        k, view = self.num_modes, crop.view_rotation
         modes = view @ packed[:9 * k].reshape(k, 3, 3).astype(np.float64)
         covariance = view @ packed[10 * k:10 * k + 9].reshape(3, 3).astype(np.float64) @ view.T
         translation = None if crop.depth is None or crop.intrinsics is None else \
@@ -108,6 +111,25 @@ class PosePredictor:
         return PoseEstimate(modes[0], modes, packed[9 * k:10 * k], covariance,
                             float(np.degrees(np.sqrt(np.trace(covariance)))), packed[10 * k + 9:], translation,
                             time.perf_counter() - began, view)
+
+
+class DensityPipeline(nn.Module):
+    """One image ``(1, 3, S, S)`` at the network's size -> everything an estimate needs in one
+    tensor: modes (9k), their mass (k), covariance (9), probability per cell (36,864). Tensor
+    work only, nothing copied to the host on the way, so a GPU can replay it as one graph."""
+
+    def __init__(self, model: nn.Module, features: torch.Tensor, cells: torch.Tensor, modes: int) -> None:
+        super().__init__()
+        self.model = model
+        self.features, self.cells, self.modes = features, cells, modes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        coeffs = self.model(x)
+        probability = torch.softmax((coeffs @ self.features)[0], dim=0)
+        modes, mass, index = find_modes(self.cells, probability, self.modes)
+        modes[0] = refine(coeffs, modes[:1], self.model.config.lmax, self.features[:, index[:1]].T)[0]
+        covariance = rotation_covariance(self.cells, probability, modes[0])
+        return torch.cat([modes.flatten(), mass, covariance.flatten(), probability])
 
 
 def check_image(rgb: np.ndarray) -> np.ndarray:

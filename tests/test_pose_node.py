@@ -259,3 +259,51 @@ def test_weights_of_another_model_fail_configuration_but_the_node_stays_up(ros_c
         status = diags[-1].status[0]
         assert status.level == status.ERROR and "not a pose checkpoint" in status.message
         assert node.alive()
+
+
+@pytest.mark.ros
+def test_a_box_on_roi_steers_the_estimate_to_an_object_off_the_axis(renders, ros_client, ros_env):
+    """The render pasted off the axis of a larger picture, its box on ``roi``: the node's answer
+    is the centred estimate seen from the camera turned towards the box; a box off the image is
+    refused, a zero box lets go."""
+    from sensor_msgs.msg import RegionOfInterest
+
+    from eqrobot.perception.pose.crop import turn_onto
+    from eqrobot.perception.pose.predictor import PosePredictor
+
+    (_, rgb, _), _ = renders[0]
+    K = renders[1]
+    canvas = np.full((240, 320, 3), 255, np.uint8)
+    canvas[20:148, 170:298] = rgb
+    wide = K.copy()
+    wide[0, 2], wide[1, 2] = 160.0, 120.0
+    ray = np.linalg.solve(wide, [234.0, 84.0, 1.0])
+    expected = turn_onto(ray / np.linalg.norm(ray)) @ PosePredictor(device="cpu", modes=MODES)(rgb).rotation
+    box = RegionOfInterest(x_offset=170, y_offset=20, width=128, height=128)
+    with NodeProcess("eqrobot.ros.pose_node", PARAMS, {**OVERRIDES, "roi_timeout_s": 0.0}, env=ros_env) as node:
+        info_pub = ros_client.publisher(CameraInfo, "camera_info")
+        roi_pub = ros_client.publisher(RegionOfInterest, "roi")
+        image_pub = ros_client.publisher(Image, "image")
+        out = Outputs(ros_client)
+        assert all(ros_client.wait_for_subscribers(p, timeout=60) for p in (info_pub, roi_pub, image_pub)), \
+            node.output()
+
+        def send(stamp: int, roi: RegionOfInterest) -> bool:
+            info_pub.publish(intrinsics_to_camera_info(CameraIntrinsics(wide, 320, 240, frame_id=FRAME)))
+            roi_pub.publish(roi)
+            ros_client.spin_for(0.1)
+            image_pub.publish(image_msg(canvas, stamp))
+            return ros_client.spin_until(lambda: out.estimate(stamp), 0.5)
+
+        assert ros_client.spin_until(lambda: send(1, box), 20), node.output()
+        T, _ = pose_with_covariance_to_arrays(out.estimate(1))
+        assert math.degrees(geodesic_distance(T[:3, :3], expected)) < 0.1
+
+        roi_pub.publish(RegionOfInterest(x_offset=400, y_offset=20, width=50, height=50))
+        ros_client.spin_for(0.3)
+        refused(ros_client, node, out, [(image_pub, image_msg(canvas, 2))], "roi: box at (400, 20)")
+        # a zero box: the centred square again (a white corner of the picture: some other answer)
+        assert ros_client.spin_until(lambda: send(3, RegionOfInterest()), 20), node.output()
+        T3, _ = pose_with_covariance_to_arrays(out.estimate(3))
+        assert math.degrees(geodesic_distance(T3[:3, :3], expected)) > 1.0
+        assert node.alive()

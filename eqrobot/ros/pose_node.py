@@ -9,7 +9,10 @@ default) and published, with the image's header (its optical frame and stamp), a
 rotation covariance, and the position when a depth image within ``depth_tolerance_s`` and a
 camera_info are there), ``pose/modes`` (geometry_msgs/PoseArray, the ``modes`` most likely
 distinct orientations, best first) and ``pose/markers`` (visualization_msgs/MarkerArray: the
-axes of each mode).
+axes of each mode). Optionally ``roi`` (sensor_msgs/RegionOfInterest, a detector's box): the
+latest box younger than ``roi_timeout_s`` is where the object is (the square around it is
+estimated, and with camera_info the orientation is turned back into the camera's frame); a box
+of zero width or height clears it. Without a box the object must be in the middle.
 
 Once a depth image has been received, an image without one of its stamp waits for it: it is
 estimated when that depth image arrives, or without position when the next image comes first.
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from geometry_msgs.msg import PoseArray, PoseWithCovarianceStamped
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
 from visualization_msgs.msg import MarkerArray
 
 from eqrobot.perception.pose.predictor import PoseEstimate, PosePredictor, check_image, default_weights
@@ -79,6 +82,8 @@ class PoseNode(InferenceNode):
               read_only=True),
         Param("marker_length", 0.1, "length (m) of the best mode's axis arrows on pose/markers",
               min=0.001, max=100.0),
+        Param("roi_timeout_s", 1.0, "a box on roi steers the estimate for this long after it arrives (a detector "
+              "that stops publishing lets go); 0 keeps it until the next box", min=0.0, max=1e6),
     )
 
     def setup(self) -> None:
@@ -92,6 +97,7 @@ class PoseNode(InferenceNode):
         self.info: CameraInfo | None = None
         self.depth_seen = False  # once true, an image waits (one frame at most) for its depth
         self.waiting: Frame | None = None
+        self.roi: tuple[tuple[int, int, int, int], int] | None = None  # (x, y, width, height), receipt ns
 
     def warm_up(self) -> None:
         size = self.predictor.model.config.image_size
@@ -105,6 +111,7 @@ class PoseNode(InferenceNode):
         self.subscribe(CameraInfo, "camera_info", self.on_info)
         self.subscribe(Image, "depth", self.on_depth)
         self.subscribe(Image, "image", self.on_image)
+        self.subscribe(RegionOfInterest, "roi", self.on_roi)
 
     def teardown(self) -> None:
         self.predictor = None
@@ -127,6 +134,10 @@ class PoseNode(InferenceNode):
         if self.waiting is not None and self._close(self.waiting.stamp_ns, self.depths[-1].stamp_ns):
             frame, self.waiting = self.waiting, None
             self._estimate(frame, self.depths[-1])
+
+    def on_roi(self, msg: RegionOfInterest) -> None:
+        box = (msg.x_offset, msg.y_offset, msg.width, msg.height)
+        self.roi = None if msg.width == 0 or msg.height == 0 else (box, self.get_clock().now().nanoseconds)
 
     def on_image(self, msg: Image) -> None:
         frame = self._frame(msg)  # InputRejected: nothing published, an earlier waiting image still waits
@@ -165,8 +176,9 @@ class PoseNode(InferenceNode):
         return min(matches, key=lambda d: abs(d.stamp_ns - frame.stamp_ns)) if matches else None
 
     def _estimate(self, frame: Frame, depth: Depth | None) -> None:
+        roi = self._box(frame)
         K = None
-        if depth is not None:
+        if depth is not None or (roi is not None and self.info is not None):  # a box needs K to turn back
             info = self.info
             if (info.width, info.height) != (frame.msg.width, frame.msg.height):
                 raise InputRejected(f"image is {frame.msg.width}x{frame.msg.height}, camera_info says "
@@ -175,14 +187,24 @@ class PoseNode(InferenceNode):
         elif self.depth_seen and self.info is None:
             self.get_logger().warning("depth images arrive but no camera_info yet: estimates have no position",
                                       throttle_duration_sec=self.param("warn_throttle"))
-        if depth is None:
-            estimate = self.predictor(frame.rgb)
-        else:
-            try:
-                estimate = self.predictor(frame.rgb, depth.metres, K)
-            except ValueError as e:  # a depth image of another size than the colour image
-                raise InputRejected(f"depth: {e}") from e
+        try:
+            estimate = self.predictor(frame.rgb, None if depth is None else depth.metres, K, roi)
+        except ValueError as e:  # a depth image of another size than the colour image
+            raise InputRejected(f"depth: {e}") from e
         self._publish(frame.msg, estimate)
+
+    def _box(self, frame: Frame) -> tuple[int, int, int, int] | None:
+        """The latest box on roi unless it has timed out; ``InputRejected`` when it misses the image."""
+        if self.roi is None:
+            return None
+        box, received_ns = self.roi
+        timeout = self.param("roi_timeout_s")
+        if timeout and self.get_clock().now().nanoseconds - received_ns > timeout * 1e9:
+            return None
+        x, y, width, height = box
+        if x >= frame.msg.width or y >= frame.msg.height:
+            raise InputRejected(f"roi: box at ({x}, {y}) lies outside the {frame.msg.width}x{frame.msg.height} image")
+        return box
 
     def _publish(self, msg: Image, estimate: PoseEstimate) -> None:
         header = self.output_header(msg.header)

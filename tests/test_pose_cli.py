@@ -99,6 +99,17 @@ def test_eval_pose_defaults_to_the_shipped_weights_on_fresh_renders(tmp_path):
     assert result["kind"] == "eq" and result["loglik"] > 3.0
 
 
+def test_eval_pose_scores_objects_against_their_lookalikes(tmp_path):
+    data, out = tmp_path / "objects", tmp_path / "objects.json"
+    write_dataset(data, 4, seed=TEST_SEED, shapes=("object-807", "object-800"))  # a square bar; an odd one
+    r = eqrobot("eval", "pose", "--data", str(data), "--lookalikes", "--out", str(out), "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(out.read_text())
+    assert result["images"] == 4 and result["per_shape"] == {}
+    assert result["asymmetric"]["objects"] == 1 and result["asymmetric"]["images"] == 2
+    assert "1 objects with no look-alike turn" in r.stdout
+
+
 def test_train_pose_resumes_and_bench_pose_tabulates(tmp_path):
     data = tmp_path / "data"
     write_dataset(data, 8, seed=0, size=32)

@@ -7,6 +7,7 @@ examples:
   eqrobot eval nav --ckpt models/navigation/mpvin-eq.safetensors --size 64 --rotated --out nav-64-rot.json
   eqrobot eval pose --out pose.json      # shipped weights, fresh SYMSOL-I-style test renders (fixed seed)
   eqrobot eval pose --ckpt runs/pose-eq/pose.safetensors --data data/symsol-test --out pose.json
+  eqrobot eval pose --ckpt runs/objects-eq/pose.safetensors --data data/objects-test --lookalikes --out objects.json
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--data", help="a set from `eqrobot dataset pose` (default: render --images test images, "
                                   "fixed seed)")
     o.add_argument("--images", type=int, default=500, help="test images rendered when no --data (the 5 solids in turn)")
+    o.add_argument("--lookalikes", action="store_true",
+                   help="objects from pybullet_data: count an estimate off by one of the object's look-alike turns "
+                        "as right, and score the objects with none apart (as bench pose does)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +61,7 @@ def _run_pose(args: argparse.Namespace) -> int:
     from eqrobot.device import resolve_device
     from eqrobot.io.atomic import atomic_write_json
     from eqrobot.perception.pose.data import load_arrays, write_test_set
-    from eqrobot.perception.pose.evaluate import evaluate
+    from eqrobot.perception.pose.evaluate import evaluate, evaluate_objects
     from eqrobot.perception.pose.predictor import default_weights
     from eqrobot.perception.pose.train import load_model
 
@@ -68,13 +72,18 @@ def _run_pose(args: argparse.Namespace) -> int:
     else:
         with tempfile.TemporaryDirectory() as folder:
             arrays = load_arrays(write_test_set(folder, args.images))
-    result = {"kind": meta["kind"], **evaluate(model, arrays), "ckpt": ckpt, "data": args.data or "rendered test set"}
+    scores = (evaluate_objects if args.lookalikes else evaluate)(model, arrays)
+    result = {"kind": meta["kind"], **scores, "ckpt": ckpt, "data": args.data or "rendered test set"}
     if args.out:
         atomic_write_json(args.out, result)
     print(f"{result['kind']}: log-likelihood {result['loglik']:.2f}, median error {result['median_err_deg']:.1f} deg, "
           f"Acc@15 {result['acc15']:.2f}, Acc@30 {result['acc30']:.2f} on {result['images']} images")
     for shape, r in result["per_shape"].items():
         print(f"  {shape:10s} log-likelihood {r['loglik']:6.2f}  median error {r['median_err_deg']:6.1f} deg")
+    if "asymmetric" in result:
+        r = result["asymmetric"]
+        print(f"  {r['objects']} objects with no look-alike turn: median error {r['median_err_deg']:.1f} deg, "
+              f"Acc@5 {r['acc5']:.2f}, Acc@15 {r['acc15']:.2f} on {r['images']} images")
     return 0
 
 

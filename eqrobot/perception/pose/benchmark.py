@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from eqrobot.io.atomic import atomic_write_json, atomic_write_text
-from eqrobot.perception.pose.data import TEST_SEED, VALIDATION_SEED, PoseArrays, load_arrays, write_dataset
-from eqrobot.perception.pose.evaluate import score_images, summarise, uniform_loglik
+from eqrobot.perception.pose.data import TEST_SEED, VALIDATION_SEED, load_arrays, write_dataset
+from eqrobot.perception.pose.evaluate import evaluate, evaluate_objects, uniform_loglik
 from eqrobot.sim.symsol import SHAPES, random_objects
 
 PLOT_FLOOR = -6.0  # log-likelihoods below are drawn at the floor with their value written on the bar
@@ -60,8 +60,7 @@ def run_benchmark(out: str | Path, cfg: PoseBenchConfig, machine: str, device: s
     report = {"config": asdict(cfg), "machine": machine, "test_images": len(test), "rows": rows,
               "uniform_loglik": uniform_loglik(), "ipdf_symsol1": IPDF_SYMSOL1}
     if cfg.object_images:
-        unseen = with_lookalikes(_rendered(out / "data/objects-test", cfg.test_images, TEST_SEED,
-                                           random_objects(*UNSEEN_OBJECTS)))
+        unseen = _rendered(out / "data/objects-test", cfg.test_images, TEST_SEED, random_objects(*UNSEEN_OBJECTS))
         report["object_rows"] = [_cell(out, cfg, kind, 1.0, unseen, device, objects=True) for kind in cfg.object_kinds]
         report["object_test_images"] = len(unseen)
     atomic_write_json(out / "pose.json", report)
@@ -73,16 +72,6 @@ def run_benchmark(out: str | Path, cfg: PoseBenchConfig, machine: str, device: s
 def _rendered(folder: Path, n: int, seed: int, shapes: tuple[str, ...] | None):
     write_dataset(folder, n, seed, shapes)
     return load_arrays(folder)
-
-
-def with_lookalikes(arrays: PoseArrays) -> PoseArrays:
-    """The set with every orientation that looks like an image's ground truth as its equivalents."""
-    from eqrobot.sim.object_symmetry import lookalikes
-
-    turns = {str(s): lookalikes(str(s)) for s in dict.fromkeys(arrays.shape.tolist())}
-    return PoseArrays(arrays.rgb, arrays.rotation, arrays.shape,
-                      [(r.astype(np.float64) @ turns[str(s)]).astype(np.float32)
-                       for r, s in zip(arrays.rotation, arrays.shape, strict=True)])
 
 
 def _cell(out: Path, cfg: PoseBenchConfig, kind: str, fraction: float, test, device: str,
@@ -104,13 +93,7 @@ def _cell(out: Path, cfg: PoseBenchConfig, kind: str, fraction: float, test, dev
                                               steps=cfg.steps, batch=cfg.batch, turn_images=objects),
               PoseModelConfig(kind=kind, image_size=cfg.image_size), device)
     model, meta = load_model(weights, device)
-    loglik, error = score_images(model, test, desc=f"testing {name}")
-    result = summarise(loglik, error, test.shape)
-    if objects:  # per object would be 200 rows; the objects without look-alikes instead
-        alone = np.array([len(e) == 1 for e in test.equivalents])
-        result["per_shape"] = {}
-        result["asymmetric"] = {**summarise(loglik[alone], error[alone], test.shape[alone]), "per_shape": {},
-                                "objects": len(set(test.shape[alone].tolist()))}
+    result = (evaluate_objects if objects else evaluate)(model, test, desc=f"testing {name}")
     return {"kind": kind, "fraction": fraction, "steps": meta["step"], "batch": meta["train"]["batch"],
             "trained_on": meta.get("trained_on", ""), **result,
             "latency_ms": latency_ms(weights, test, cfg.latency_images, device)}

@@ -30,6 +30,29 @@ def evaluate(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts: int = 
     return summarise(*score_images(model, arrays, batch, shifts, desc), arrays.shape)
 
 
+def evaluate_objects(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts: int = NORMALISER_SHIFTS,
+                     desc: str = "evaluating") -> dict:
+    """``evaluate`` for objects from pybullet_data: an estimate off by one of the object's
+    look-alike turns (``sim.object_symmetry``) counts as right; no ``per_shape`` (one row per
+    object), the objects with no look-alike turn apart under ``asymmetric``."""
+    arrays = with_lookalikes(arrays)
+    loglik, error = score_images(model, arrays, batch, shifts, desc)
+    alone = np.array([len(e) == 1 for e in arrays.equivalents])
+    return {**summarise(loglik, error, arrays.shape), "per_shape": {},
+            "asymmetric": {**summarise(loglik[alone], error[alone], arrays.shape[alone]), "per_shape": {},
+                           "objects": len(set(arrays.shape[alone].tolist()))}}
+
+
+def with_lookalikes(arrays: PoseArrays) -> PoseArrays:
+    """The set with every orientation that looks like an image's ground truth as its equivalents."""
+    from eqrobot.sim.object_symmetry import lookalikes
+
+    turns = {str(s): lookalikes(str(s)) for s in dict.fromkeys(arrays.shape.tolist())}
+    return PoseArrays(arrays.rgb, arrays.rotation, arrays.shape,
+                      [(r.astype(np.float64) @ turns[str(s)]).astype(np.float32)
+                       for r, s in zip(arrays.rotation, arrays.shape, strict=True)])
+
+
 @torch.no_grad()
 def score_images(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts: int = NORMALISER_SHIFTS,
                  desc: str = "evaluating") -> tuple[np.ndarray, np.ndarray]:

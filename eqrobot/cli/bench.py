@@ -90,9 +90,7 @@ def _run_transporter(args: argparse.Namespace) -> int:
     tasks = tuple(t.strip() for t in args.tasks.split(",")) if args.tasks else cfg.tasks
     for task in tasks:
         require_task(task)
-    agents = tuple(a.strip() for a in args.agents.split(","))
-    if not set(agents) <= {"eq", "base"}:
-        raise CliError(f"--agents takes eq and/or base, got {args.agents}")
+    agents = _names(args.agents, "--agents", ("eq", "base"))
     try:
         demos = tuple(int(n) for n in args.demos.split(","))
     except ValueError as e:
@@ -124,9 +122,7 @@ def _run_nav(args: argparse.Namespace) -> int:
     from eqrobot.cli.errors import CliError
     from eqrobot.policy.navigation.benchmark import NavBenchConfig, run_benchmark
 
-    planners = tuple(p.strip() for p in args.planners.split(","))
-    if not set(planners) <= {"eq", "gnn"}:
-        raise CliError(f"--planners takes eq and/or gnn, got {args.planners}")
+    planners = _names(args.planners, "--planners", ("eq", "gnn"))
     if (args.steps is not None and args.steps < 1) or args.test_maps < 1 or args.follow < 0:
         raise CliError("--steps and --test-maps must be at least 1, --follow at least 0")
     cfg = NavBenchConfig(planners=planners, train_maps=_numbers(args.train_maps, "--train-maps"),
@@ -143,11 +139,8 @@ def _run_pose(args: argparse.Namespace) -> int:
     from eqrobot.device import resolve_device
     from eqrobot.perception.pose.benchmark import PoseBenchConfig, run_benchmark
 
-    kinds = tuple(k.strip() for k in args.kinds.split(","))
-    object_kinds = tuple(k.strip() for k in args.object_kinds.split(","))
-    for name, given in (("--kinds", kinds), ("--object-kinds", object_kinds)):
-        if not set(given) <= {"eq", "base"}:
-            raise CliError(f"{name} takes eq and/or base, got {','.join(given)}")
+    kinds = _names(args.kinds, "--kinds", ("eq", "base"))
+    object_kinds = _names(args.object_kinds, "--object-kinds", ("eq", "base"))
     try:
         fractions = tuple(float(f) for f in args.fractions.split(","))
     except ValueError as e:
@@ -165,3 +158,13 @@ def _run_pose(args: argparse.Namespace) -> int:
     print((Path(args.out) / "pose.md").read_text())
     print(f"wrote {args.out}/pose.json, pose.md, pose.png")
     return 0
+
+
+def _names(text: str, flag: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """Comma-separated names, each one of ``allowed``; a one-line error naming ``flag`` otherwise."""
+    from eqrobot.cli.errors import CliError
+
+    names = tuple(n.strip() for n in text.split(","))
+    if not set(names) <= set(allowed):
+        raise CliError(f"{flag} takes {' and/or '.join(allowed)}, got {text}")
+    return names

@@ -38,8 +38,8 @@ def evaluate_objects(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts
     arrays = with_lookalikes(arrays)
     loglik, error = score_images(model, arrays, batch, shifts, desc)
     alone = np.array([len(e) == 1 for e in arrays.equivalents])
-    return {**summarise(loglik, error, arrays.shape), "per_shape": {},
-            "asymmetric": {**summarise(loglik[alone], error[alone], arrays.shape[alone]), "per_shape": {},
+    return {**summarise(loglik, error, arrays.shape, per_shape=False),
+            "asymmetric": {**summarise(loglik[alone], error[alone], arrays.shape[alone], per_shape=False),
                            "objects": len(set(arrays.shape[alone].tolist()))}}
 
 
@@ -79,7 +79,8 @@ def score_images(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts: in
     return loglik, np.degrees(error)
 
 
-def summarise(loglik: np.ndarray, error_deg: np.ndarray, shapes: np.ndarray) -> dict:
+def summarise(loglik: np.ndarray, error_deg: np.ndarray, shapes: np.ndarray, per_shape: bool = True) -> dict:
+    """The scores of all images, and under ``per_shape`` those of each shape (empty when not wanted)."""
     def scores(mask: np.ndarray) -> dict:
         e = error_deg[mask]
         return {"loglik": float(loglik[mask].mean()), "median_err_deg": float(np.median(e)),
@@ -87,7 +88,7 @@ def summarise(loglik: np.ndarray, error_deg: np.ndarray, shapes: np.ndarray) -> 
                 "images": int(mask.sum())}
 
     out = scores(np.ones(len(loglik), dtype=bool))
-    out["per_shape"] = {str(s): scores(shapes == s) for s in dict.fromkeys(shapes.tolist())}
+    out["per_shape"] = {str(s): scores(shapes == s) for s in dict.fromkeys(shapes.tolist())} if per_shape else {}
     return out
 
 

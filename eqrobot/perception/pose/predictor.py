@@ -77,9 +77,9 @@ class PosePredictor:
         self.device = resolve_device(device).device
         self.model, self.meta = load_model(weights or default_weights(), self.device)
         self.lmax = self.model.config.lmax
-        self.grid = SO3Grid(DENSITY_LEVEL)
         self.grid_features = grid_features(DENSITY_LEVEL, self.lmax).to(self.device)
-        self.cells = torch.tensor(self.grid.rotations, device=self.device)  # a copy: the grid's array is read-only
+        # a copy: the grid's array is read-only
+        self.cells = torch.tensor(SO3Grid(DENSITY_LEVEL).rotations, device=self.device)
         self.num_modes = modes
         self.depth_window_m = depth_window_m
         pipeline = DensityPipeline(self.model, self.grid_features, self.cells, modes).eval()

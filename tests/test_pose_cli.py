@@ -110,7 +110,14 @@ def test_eval_pose_scores_objects_against_their_lookalikes(tmp_path):
     assert "1 objects with no look-alike turn" in r.stdout
 
 
-def test_train_pose_resumes_and_bench_pose_tabulates(tmp_path):
+def _tensors(path) -> dict:
+    from eqrobot.io.checkpoint import load_checkpoint
+
+    tensors, _ = load_checkpoint(path)
+    return {k: v.tolist() for k, v in tensors.items() if "running_" not in k and "batches_tracked" not in k}
+
+
+def test_train_pose_resumes_fine_tunes_and_bench_pose_tabulates(tmp_path):
     data = tmp_path / "data"
     write_dataset(data, 8, seed=0, size=32)
     run = tmp_path / "run"
@@ -126,6 +133,16 @@ def test_train_pose_resumes_and_bench_pose_tabulates(tmp_path):
     other = eqrobot("train", "pose", "--data", str(data), "--out", str(run), "--steps", "5", "--image-size", "64",
                     "--device", "cpu")
     assert other.returncode == 2 and "other settings" in other.stderr
+
+    tuned = tmp_path / "tuned"
+    still = eqrobot("train", "pose", "--data", str(data), "--out", str(tuned), "--steps", "1", "--batch", "4",
+                    "--lr", "0", "--start-from", str(run / "pose.safetensors"), "--device", "cpu")
+    assert still.returncode == 0, still.stderr  # the 32 px architecture comes from the weights
+    # lr 0: the weights it started from (only the norm statistics move)
+    assert _tensors(tuned / "pose.safetensors") == _tensors(run / "pose.safetensors")
+    mismatch = eqrobot("train", "pose", "--data", str(data), "--out", str(tmp_path / "other"), "--model", "base",
+                       "--start-from", str(run / "pose.safetensors"), "--device", "cpu")
+    assert mismatch.returncode == 2 and "kind eq for 32 px images" in mismatch.stderr
 
     bench = tmp_path / "bench"
     r = eqrobot("bench", "pose", "--out", str(bench), "--train-images", "8", "--test-images", "5", "--steps", "2",

@@ -167,3 +167,27 @@ def test_object_lookalikes_look_alike(camera, shape, has_lookalikes):
     half_turn = np.diag([1.0, -1.0, -1.0])
     if not has_lookalikes:
         assert np.abs(camera.render(shape, rotation @ half_turn)[0] - rgb).mean() > 2.0
+
+
+def test_a_users_mesh_file_renders_in_its_own_frame_with_its_lookalikes(tmp_path):
+    import trimesh
+
+    from eqrobot.sim.object_symmetry import lookalikes
+
+    part = trimesh.util.concatenate([trimesh.creation.box((2.0, 0.4, 0.4), trimesh.transformations.translation_matrix(
+        (0.8, 0, 0))), trimesh.creation.box((0.4, 1.2, 0.4)), trimesh.creation.box(
+        (0.3, 0.3, 0.5), trimesh.transformations.translation_matrix((1.6, 0, 0.4)))])  # an L with a peg: no symmetry
+    part.export(tmp_path / "part.stl")
+    trimesh.creation.box((1.0, 0.6, 0.3)).export(tmp_path / "bar.obj")
+    (tmp_path / "broken.obj").write_text("this is not a mesh\n")
+    run = [sys.executable, "-m", "eqrobot", "dataset", "pose", "--n", "2", "--size", "64"]
+    r = subprocess.run([*run, "--out", str(tmp_path / "set"), "--shapes", "part.stl,bar.obj"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    part_sample, bar_sample = iter_samples(tmp_path / "set")
+    assert part_sample.shape == str(tmp_path / "part.stl") and bar_sample.shape == str(tmp_path / "bar.obj")
+    assert (part_sample.depth > 0).mean() > 0.05 and (bar_sample.depth > 0).mean() > 0.05
+    assert len(lookalikes(part_sample.shape)) == 1 and len(lookalikes(bar_sample.shape)) == 4  # a box: 3 half turns
+    bad = subprocess.run([*run, "--out", str(tmp_path / "bad"), "--shapes", "broken.obj"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "broken.obj" in bad.stderr and "Traceback" not in bad.stderr

@@ -11,8 +11,9 @@ import torch
 from eqrobot.geometry.grids import SO3Grid
 from eqrobot.geometry.harmonics import so3_features, spherical_harmonics, wigner_d
 from eqrobot.geometry.rotations import random_rotations, rot_z
+from eqrobot.perception.pose.benchmark import UNSEEN_OBJECTS
 from eqrobot.perception.pose.data import TEST_SEED, load_arrays, write_dataset
-from eqrobot.perception.pose.evaluate import evaluate, uniform_loglik
+from eqrobot.perception.pose.evaluate import HALF_TURNS, errors, evaluate, evaluate_objects, uniform_loglik
 from eqrobot.perception.pose.model import (
     LOG_VOLUME,
     PoseModelConfig,
@@ -24,7 +25,7 @@ from eqrobot.perception.pose.model import (
 )
 from eqrobot.perception.pose.predictor import PosePredictor, angle_between, default_weights
 from eqrobot.perception.pose.train import load_model
-from eqrobot.sim.symsol import SymsolCamera, symmetries
+from eqrobot.sim.symsol import SymsolCamera, random_objects, symmetries
 
 LMAX = 6
 
@@ -302,3 +303,30 @@ def test_replayed_cuda_graph_gives_the_eager_estimate():
         assert np.degrees(angle_between(a.modes, b.modes)).max() < 0.01
     assert isinstance(replayed.pipeline, GraphedNetwork) and replayed.pipeline._graphs
     assert not replayed.pipeline._failed
+
+
+def test_shipped_objects_weights_find_unseen_objects_axes(tmp_path):
+    folder = tmp_path / "unseen"
+    write_dataset(folder, 16, seed=TEST_SEED + 6000, shapes=random_objects(*UNSEEN_OBJECTS))
+    model, meta = load_model(default_weights("objects-eq"))
+    result = evaluate_objects(model, load_arrays(folder), desc="test")
+    assert meta["kind"] == "eq" and meta["train"]["turn_images"]
+    assert result["loglik"] > 2.5  # uniform: -2.29; 4.17 on the benchmark's 1000 renders
+    assert result["axes"]["median_err_deg"] < 20 and result["axes"]["acc30"] > 0.75
+    assert result["axes"]["median_err_deg"] <= result["median_err_deg"]
+
+
+def test_axes_errors_forgive_only_half_turns_about_the_principal_axes():
+    truth = random_rotations(1, seed=3)
+    flipped = truth @ HALF_TURNS[1:]  # the frame's x, y or z pointing the other way
+    assert np.allclose(errors(flipped, [truth] * 3), 180)
+    assert np.allclose(errors(flipped, [(truth[:, None] @ HALF_TURNS).reshape(-1, 3, 3)] * 3), 0, atol=1e-5)
+    quarter = truth @ rot_z(math.pi / 2)
+    assert np.allclose(errors(quarter, [(truth[:, None] @ HALF_TURNS).reshape(-1, 3, 3)]), 90)
+
+
+def test_warm_up_is_a_tenth_of_a_short_run_and_at_most_500_steps():
+    from eqrobot.perception.pose.train import PoseTrainConfig
+
+    assert PoseTrainConfig(steps=883).warmup == 88 and PoseTrainConfig(steps=20000).warmup == 500
+    assert PoseTrainConfig(steps=100, warmup=7).warmup == 7

@@ -7,6 +7,7 @@ examples:
   eqrobot dataset pose --out data/unseen --n 200 --shapes duck,teddy,object-900,object-901   # asymmetric objects
   eqrobot dataset pose --out data/objects-train --n 27000 --shapes object-000..799   # a range of random_urdfs
   eqrobot dataset pose --out data/symsol2 --n 3000 --shapes tetX,cylO,sphX      # SYMSOL-II-style marked solids
+  eqrobot dataset pose --out data/my-part --n 6000 --shapes my_part.stl         # your own part (its file's frame)
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="sample i is drawn from seed + i")
     p.add_argument("--shapes", default="tet,cube,icosa,cone,cyl",
                    help="comma-separated solids (tet, cube, icosa, cone, cyl), marked solids (tetX, cylO, sphX) or "
-                        "pybullet_data objects (duck, teddy, object-000 .. object-999; object-A..B: a range), "
-                        "taken in turn")
+                        "pybullet_data objects (duck, teddy, object-000 .. object-999; object-A..B: a range) or "
+                        "mesh files (.obj, .stl, .ply, ...: your own part, in its file's frame), taken in turn")
     p.add_argument("--size", type=int, default=128, help="image side in pixels")
 
 
@@ -38,10 +39,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _expand(name: str) -> tuple[str, ...]:
-    """``object-A..B`` -> the renderable random_urdfs objects A..B; any other name as it is."""
-    from eqrobot.cli.errors import CliError
-    from eqrobot.sim.symsol import random_objects
+    """``object-A..B`` -> the renderable random_urdfs objects A..B; a mesh file -> its absolute
+    path (samples name their shape, and are scored from anywhere); any other name as it is."""
+    from pathlib import Path
 
+    from eqrobot.cli.errors import CliError
+    from eqrobot.sim.symsol import mesh_file, random_objects
+
+    if mesh_file(name):
+        return (str(Path(name).resolve()),)
     if not (name.startswith("object-") and ".." in name):
         return (name,)
     first, _, last = name.removeprefix("object-").partition("..")

@@ -84,6 +84,8 @@ def _run_pose(args: argparse.Namespace) -> int:
         r = result["asymmetric"]
         print(f"  {r['objects']} objects with no look-alike turn: median error {r['median_err_deg']:.1f} deg, "
               f"Acc@5 {r['acc5']:.2f}, Acc@15 {r['acc15']:.2f} on {r['images']} images")
+        print(f"  their principal axes, whichever way they point: median error {r['axes']['median_err_deg']:.1f} deg, "
+              f"Acc@5 {r['axes']['acc5']:.2f}, Acc@15 {r['axes']['acc15']:.2f}")
     return 0
 
 

@@ -12,6 +12,7 @@ examples:
   eqrobot dataset pose --out data/symsol-train --n 50000
   eqrobot train pose --data data/symsol-train --out runs/pose-eq --steps 20000   # SO(3)-equivariant
   eqrobot train pose --data data/symsol-train --fraction 0.1 --model base --out runs/pose-base-10
+  eqrobot train pose --data data/symsol2 --start-from models/pose/pose-eq.safetensors --lr 3e-4 --out runs/symsol2
 """
 
 from __future__ import annotations
@@ -55,12 +56,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     n.add_argument("--planner", choices=("eq", "gnn"), default="eq",
                    help="eq: E(2)-equivariant MP-VIN (default); gnn: the plain GNN-VIN baseline")
     o = p.add_argument_group("pose")
-    o.add_argument("--model", choices=("eq", "base"), default="eq",
+    o.add_argument("--model", choices=("eq", "base"),
                    help="eq: image -> sphere -> SO(3) spectral layers (default); base: the same CNN with an MLP head")
+    o.add_argument("--start-from", metavar="WEIGHTS",
+                   help="fine-tune these weights (e.g. models/pose/pose-eq.safetensors) instead of starting afresh; "
+                        "their architecture is kept")
     o.add_argument("--val-data", help="a held-out set scored every --validate-every steps (default 2000)")
     o.add_argument("--fraction", type=float, default=1.0, help="share of --data to train on (the first images)")
     o.add_argument("--batch", type=int, default=32)
-    o.add_argument("--image-size", type=int, default=128, help="side the images are resized to")
+    o.add_argument("--image-size", type=int, help="side the images are resized to (default 128)")
     o.add_argument("--turn-images", action="store_true",
                    help="turn each training image by a random angle about its centre (and its ground truth with it); "
                         "right for centred objects lit along the camera axis, as the renders are")
@@ -87,9 +91,11 @@ def _run_pose(args: argparse.Namespace) -> int:
     validate_every = 2000 if args.validate_every is None else args.validate_every
     cfg = PoseTrainConfig(data=args.data, val_data=args.val_data or "", fraction=args.fraction, steps=args.steps,
                           batch=args.batch, seed=args.seed, validate_every=validate_every,
-                          lr=args.lr if args.lr is not None else 1e-3, turn_images=args.turn_images)
-    weights = train(args.out, cfg, PoseModelConfig(kind=args.model, image_size=args.image_size),
-                    resolve_device(args.device).device)
+                          lr=args.lr if args.lr is not None else 1e-3, turn_images=args.turn_images,
+                          start_from=args.start_from or "")
+    asked = {k: v for k, v in (("kind", args.model), ("image_size", args.image_size)) if v is not None}
+    model_cfg = PoseModelConfig(**asked) if asked or not args.start_from else None
+    weights = train(args.out, cfg, model_cfg, resolve_device(args.device).device)
     print(f"weights: {weights}")
     return 0
 

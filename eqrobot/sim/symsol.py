@@ -4,7 +4,8 @@ PyBullet's CPU renderer into RGB and metric depth, and the solid's symmetry grou
 every orientation that looks the same is known. Asymmetric objects from pybullet_data (the
 duck, the teddy bear, ``object-NNN`` for random_urdfs/NNN, in its principal frame) render the
 same way, with the identity as their only symmetry, for tests on unseen instances
-(ModelNet10-SO(3)-style).
+(ModelNet10-SO(3)-style). So does any mesh file named by its path (``MESH_SUFFIXES``): the
+user's own part, in its file's frame, to train a model for it.
 SYMSOL-II-style marked solids break part of the symmetry: ``tetX`` (a tetrahedron with one
 face marked), ``cylO`` (a cylinder with a dot on its side), ``sphX`` (a sphere with a dot);
 which orientations look the same then depends on whether the mark is in view
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import math
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pybullet as p
@@ -36,6 +38,7 @@ MARK_COLOR = (0.15, 0.35, 0.8, 1.0)
 SPHERE_HIDDEN_SAMPLES = 2  # SO3Grid level whose cells stand for a sphere's orientations with its dot out of view
 OBJECT_FILES = {"duck": "duck.obj", "teddy": "teddy2_VHACD_CHs.obj"}  # plus object-NNN: random_urdfs/NNN
 RANDOM_OBJECTS = 1000
+MESH_SUFFIXES = (".obj", ".stl", ".ply", ".off", ".glb", ".gltf")  # a shape named by a mesh file's path
 EMPTY_OBJECTS = {168}  # random_urdfs/168/168.obj holds no faces
 RADIUS = 1.5  # metres from an object's centre (pybullet_data) to its farthest point: fills most of the view
 DISTANCE = 5.0  # metres from the camera to the solid's centre: every solid stays inside the view
@@ -48,11 +51,16 @@ LIGHT = (0.0, 0.0, -1.0)  # towards the light (camera frame): a headlight, so an
 
 def known(shape: str) -> bool:
     """Whether ``shape`` names a solid or an object this module can render."""
-    if shape in SHAPES or shape in OBJECT_FILES or shape in MARKED:
+    if shape in SHAPES or shape in OBJECT_FILES or shape in MARKED or mesh_file(shape):
         return True
     number = shape.removeprefix("object-")
     return (shape.startswith("object-") and number.isdigit() and len(number) == 3 and int(number) < RANDOM_OBJECTS
             and int(number) not in EMPTY_OBJECTS)
+
+
+def mesh_file(shape: str) -> bool:
+    """Whether ``shape`` is the path of a mesh file (one of ``MESH_SUFFIXES``) that exists."""
+    return shape.lower().endswith(MESH_SUFFIXES) and Path(shape).is_file()
 
 
 def random_objects(first: int, last: int) -> tuple[str, ...]:
@@ -216,14 +224,17 @@ def _colors(shape: str) -> tuple[tuple, ...]:
 
 
 def _object(shape: str) -> trimesh.Trimesh:
-    """An object from pybullet_data scaled to ``RADIUS``, flat shaded. ``object-NNN`` is also
-    turned into its principal frame, centred on its surface's centroid (``principal_frame``):
-    the random_urdfs files' own frames are arbitrary, so no network could tell an unseen one's
-    orientation in them. The duck and the teddy keep their files' frames, centred on their
-    bounding boxes."""
+    """An object from pybullet_data or a mesh file, scaled to ``RADIUS``, flat shaded.
+    ``object-NNN`` is also turned into its principal frame, centred on its surface's centroid
+    (``principal_frame``): the random_urdfs files' own frames are arbitrary, so no network could
+    tell an unseen one's orientation in them. The duck, the teddy and mesh files keep their
+    files' frames, centred on their bounding boxes."""
     if not known(shape):
-        raise ValueError(f"shape must be one of {', '.join(SHAPES + tuple(OBJECT_FILES))} or object-000 .. "
-                         f"object-{RANDOM_OBJECTS - 1:03d} (not {_empty_names()}), got {shape!r}")
+        raise ValueError(f"shape must be one of {', '.join(SHAPES + tuple(OBJECT_FILES))}, object-000 .. "
+                         f"object-{RANDOM_OBJECTS - 1:03d} (not {_empty_names()}) or a mesh file "
+                         f"({', '.join(MESH_SUFFIXES)}) that exists, got {shape!r}")
+    if mesh_file(shape):
+        return _scaled(_mesh_from_file(shape, shape))
     number = shape.removeprefix("object-")
     relative = OBJECT_FILES.get(shape) or f"random_urdfs/{number}/{number}.obj"
     mesh = trimesh.load(f"{pybullet_data.getDataPath()}/{relative}", force="mesh")
@@ -233,6 +244,21 @@ def _object(shape: str) -> trimesh.Trimesh:
         centre, frame = principal_frame(mesh)
         mesh.apply_translation(-centre)
         mesh.vertices = mesh.vertices @ frame
+    return _scaled(mesh)
+
+
+def _mesh_from_file(path: str, shape: str) -> trimesh.Trimesh:
+    try:
+        mesh = trimesh.load(path, force="mesh")
+    except Exception as e:  # trimesh raises many kinds for files it cannot read
+        raise ValueError(f"{shape}: not a readable mesh ({e})") from e
+    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
+        raise ValueError(f"{shape}: the file holds no triangles")
+    mesh.apply_translation(-mesh.bounding_box.centroid)
+    return mesh
+
+
+def _scaled(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
     mesh.apply_scale(RADIUS / np.linalg.norm(mesh.vertices, axis=1).max())
     mesh.unmerge_vertices()
     return mesh

@@ -71,25 +71,29 @@ def main() -> None:
     a.add_argument("--device", default="cuda")
     a.add_argument("--turn-images", action="store_true", help="random in-plane turns of the training images")
     a.add_argument("--shifts", type=int, default=64, help="turned copies of the grid that normalise the test density")
+    a.add_argument("--start-from", default="", help="weights to go on from (their architecture; a fresh schedule)")
+    a.add_argument("--lr", type=float, default=1e-3)
     args = a.parse_args()
     began = time.perf_counter()
     torch.backends.cudnn.benchmark = True
     torch.set_float32_matmul_precision("high")
-    model_cfg = PoseModelConfig(kind=args.kind, image_size=args.image_size)
+    model_cfg = load_model(args.start_from)[0].config if args.start_from else \
+        PoseModelConfig(kind=args.kind, image_size=args.image_size)
     images = torch.as_tensor(load_arrays(args.test, args.batch).rgb, device=args.device)
     rate = measured_rate(model_cfg, images, args.batch, args.device, args.turn_images)
     steps = int(rate * (args.seconds - (time.perf_counter() - began) - 25) * 0.93)
     print(f"{args.kind} {args.fraction}: {rate:.1f} steps/s -> {steps} steps", flush=True)
     cfg = PoseTrainConfig(data=args.data, val_data=args.val, fraction=args.fraction, steps=steps,
                           batch=args.batch, validate_every=max(steps // 3, 1), val_images=300,
-                          checkpoint_every=max(steps // 4, 1), warmup=min(500, steps // 10),
-                          turn_images=args.turn_images)
+                          checkpoint_every=max(steps // 4, 1), turn_images=args.turn_images, lr=args.lr,
+                          start_from=args.start_from)
     weights = train(args.out, cfg, model_cfg, device=args.device)
     trained = time.perf_counter() - began
     torch.set_float32_matmul_precision("highest")
     model, _ = load_model(weights, args.device)
     result = evaluate(model, load_arrays(args.test), shifts=args.shifts, desc="test")
-    result.update(kind=args.kind, turn_images=args.turn_images, fraction=args.fraction, steps=steps, batch=args.batch,
+    result.update(kind=model_cfg.kind, start_from=args.start_from, lr=args.lr, turn_images=args.turn_images,
+                  fraction=args.fraction, steps=steps, batch=args.batch,
                   steps_per_s=rate,
                   train_seconds=trained, train_images=packed_count(args.data, args.fraction),
                   device=torch.cuda.get_device_name() if args.device == "cuda" else "cpu")

@@ -3,8 +3,12 @@
 # alone for SECONDS on renders of random_urdfs objects 000-799 with random in-plane turns, validated
 # on unseen objects 800-999 and scored on their test renders (ModelNet10-SO(3)-style).
 # Carry bench/pose-gpu/objects-{train27k,val,test}.npz. Weights are copied to $OUT every minute,
-# so an overrun still brings back the last checkpoint.
+# so an overrun still brings back the last checkpoint. START (optional): weights to go on from, e.g.
+# models/pose/pose-objects-eq.safetensors (the last run's), at half the learning rate.
 S=${1:-420}
+START=${2:-}
+more=()
+[ -n "$START" ] && more=(--start-from "$START" --lr 5e-4)
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 d=bench/pose-gpu
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
@@ -16,7 +20,8 @@ run=/tmp/pose/objects-eq
  done) &
 copier=$!
 python3 -W ignore tools/device/pose_cell.py --kind eq --seconds "$S" --shifts 16 --turn-images \
-  --data $d/objects-train27k.npz --val $d/objects-val.npz --test $d/objects-test.npz --out $run > /tmp/objects-eq.log 2>&1
+  --data $d/objects-train27k.npz --val $d/objects-val.npz --test $d/objects-test.npz --out $run "${more[@]}" \
+  > /tmp/objects-eq.log 2>&1
 kill $copier
 cp $run/pose.safetensors $OUT/objects-eq.safetensors && rm -f $OUT/objects-eq-last.safetensors
 cp $run/result.json $OUT/objects-eq.json

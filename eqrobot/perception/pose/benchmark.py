@@ -129,14 +129,15 @@ def markdown(report: dict) -> str:
         lines += ["", f"Unseen objects: {report['object_test_images']} renders of random_urdfs "
                   f"{UNSEEN_OBJECTS[0]}-{UNSEEN_OBJECTS[1]} (each in its principal frame), trained on "
                   f"{SEEN_OBJECTS[0]}-{SEEN_OBJECTS[1]}; look-alike turns count as right. Asymmetric: the objects "
-                  "with no look-alike turn.", "",
+                  "with no look-alike turn; axes: their errors up to half turns about the principal axes.", "",
                   "| model | steps x batch | log-lik | median err (deg) | Acc@5 | Acc@15 | Acc@30 | "
-                  "asymmetric: objects | median err (deg) | Acc@5 | Acc@15 |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "asymmetric: objects | median err (deg) | Acc@5 | Acc@15 | axes: median err (deg) | Acc@15 |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['kind']} | {r['steps']} x {r['batch']} | {r['loglik']:.2f} | {r['median_err_deg']:.1f} | "
                   f"{r['acc5']:.3f} | {r['acc15']:.3f} | {r['acc30']:.3f} | {r['asymmetric']['objects']} | "
                   f"{r['asymmetric']['median_err_deg']:.1f} | {r['asymmetric']['acc5']:.3f} | "
-                  f"{r['asymmetric']['acc15']:.3f} |" for r in report["object_rows"]]
+                  f"{r['asymmetric']['acc15']:.3f} | {r['asymmetric']['axes']['median_err_deg']:.1f} | "
+                  f"{r['asymmetric']['axes']['acc15']:.3f} |" for r in report["object_rows"]]
     trained = sorted({r["trained_on"] for r in report["rows"] + report.get("object_rows", []) if r["trained_on"]})
     lines += ["", f"Trained on: {'; '.join(trained) or 'this machine'}. Latency: one image end to end on this machine."]
     return "\n".join(lines) + "\n"

@@ -54,7 +54,7 @@ def write_dataset(folder: str | Path, n: int, seed: int = 0, shapes: tuple[str, 
     unknown = [s for s in shapes if not known(s)]
     if unknown or not shapes:
         raise ValueError(f"shapes must be among {', '.join(SHAPES)}, tetX, cylO, sphX, duck, teddy, "
-                         "object-000 .. object-999; "
+                         "object-000 .. object-999 or mesh files that exist; "
                          f"got {', '.join(unknown) or 'none'}")
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")

@@ -7,7 +7,9 @@
   ``shifts`` >= 64, and unbiased.
 - ``median_err_deg``, ``acc5``, ``acc15``, ``acc30``: the angle from the refined best mode to
   the nearest ground-truth equivalent; median, share under 5, 15 and 30 degrees.
-Each also per shape, under ``per_shape``.
+Each also per shape, under ``per_shape``. Objects (``evaluate_objects``) also get ``axes``: the
+same errors up to the half turns about the principal axes, i.e. how well the axes are found
+whichever way they point (the strict error above stays the score).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from eqrobot.perception.pose.predictor import DENSITY_LEVEL, angle_between, refi
 from eqrobot.progress import progress
 
 NORMALISER_SHIFTS = 8
+# the principal frame's sign convention: identity and the half turns about its x, y and z axes
+HALF_TURNS = np.array([np.diag(d) for d in ((1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1))], dtype=np.float64)
 
 
 def evaluate(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts: int = NORMALISER_SHIFTS,
@@ -34,13 +38,21 @@ def evaluate_objects(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts
                      desc: str = "evaluating") -> dict:
     """``evaluate`` for objects from pybullet_data: an estimate off by one of the object's
     look-alike turns (``sim.object_symmetry``) counts as right; no ``per_shape`` (one row per
-    object), the objects with no look-alike turn apart under ``asymmetric``."""
+    object), the objects with no look-alike turn apart under ``asymmetric``; ``axes`` in both
+    (the module docstring)."""
     arrays = with_lookalikes(arrays)
-    loglik, error = score_images(model, arrays, batch, shifts, desc)
+    loglik, best = estimate_images(model, arrays, batch, shifts, desc)
+    error = errors(best, arrays.equivalents)
+    axes_error = errors(best, [(e[:, None].astype(np.float64) @ HALF_TURNS).reshape(-1, 3, 3)
+                               for e in arrays.equivalents])
     alone = np.array([len(e) == 1 for e in arrays.equivalents])
-    return {**summarise(loglik, error, arrays.shape, per_shape=False),
-            "asymmetric": {**summarise(loglik[alone], error[alone], arrays.shape[alone], per_shape=False),
-                           "objects": len(set(arrays.shape[alone].tolist()))}}
+
+    def scores(mask: np.ndarray) -> dict:
+        return {**summarise(loglik[mask], error[mask], arrays.shape[mask], per_shape=False),
+                "axes": _errors_summary(axes_error[mask])}
+
+    return {**scores(np.ones(len(arrays), dtype=bool)),
+            "asymmetric": {**scores(alone), "objects": len(set(arrays.shape[alone].tolist()))}}
 
 
 def with_lookalikes(arrays: PoseArrays) -> PoseArrays:
@@ -53,16 +65,29 @@ def with_lookalikes(arrays: PoseArrays) -> PoseArrays:
                        for r, s in zip(arrays.rotation, arrays.shape, strict=True)])
 
 
-@torch.no_grad()
 def score_images(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts: int = NORMALISER_SHIFTS,
                  desc: str = "evaluating") -> tuple[np.ndarray, np.ndarray]:
     """Per image: the log-likelihood of its ground truth and the error of the estimate (degrees)."""
+    loglik, best = estimate_images(model, arrays, batch, shifts, desc)
+    return loglik, errors(best, arrays.equivalents)
+
+
+def errors(estimates: np.ndarray, equivalents: list[np.ndarray]) -> np.ndarray:
+    """Degrees from each estimate to the nearest of its image's equivalents."""
+    return np.degrees([angle_between(r[None], e.astype(np.float64)).min()
+                       for r, e in zip(estimates, equivalents, strict=True)])
+
+
+@torch.no_grad()
+def estimate_images(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts: int = NORMALISER_SHIFTS,
+                    desc: str = "evaluating") -> tuple[np.ndarray, np.ndarray]:
+    """Per image: the log-likelihood of its ground truth and the refined best mode ``(N, 3, 3)``."""
     device = next(model.parameters()).device
     lmax = model.config.lmax
     grid = grid_features(DENSITY_LEVEL, lmax).to(device)
     cells = torch.tensor(SO3Grid(DENSITY_LEVEL).rotations, device=device)
     turns = torch.tensor(random_rotations(shifts, seed=12345), dtype=torch.float32, device=device)
-    loglik, error = np.zeros(len(arrays)), np.zeros(len(arrays))
+    loglik, best = np.zeros(len(arrays)), np.zeros((len(arrays), 3, 3))
     model.eval()
     for start in progress(range(0, len(arrays), batch), desc=desc, unit="batch"):
         index = np.arange(start, min(start + batch, len(arrays)))
@@ -73,23 +98,23 @@ def score_images(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts: in
             equivalents = torch.as_tensor(arrays.equivalents[i], device=device)[None]
             loglik[i] = float(log_density_at(coeffs[row:row + 1], equivalents, log_z[row:row + 1], lmax).mean())
         top = (coeffs @ grid).argmax(dim=1)
-        best = refine(coeffs, cells[top], lmax, grid[:, top].T).cpu().numpy()
-        for row, i in enumerate(index):
-            error[i] = angle_between(best[row][None], arrays.equivalents[i].astype(np.float64)).min()
-    return loglik, np.degrees(error)
+        best[index] = refine(coeffs, cells[top], lmax, grid[:, top].T).cpu().numpy()
+    return loglik, best
 
 
 def summarise(loglik: np.ndarray, error_deg: np.ndarray, shapes: np.ndarray, per_shape: bool = True) -> dict:
     """The scores of all images, and under ``per_shape`` those of each shape (empty when not wanted)."""
     def scores(mask: np.ndarray) -> dict:
-        e = error_deg[mask]
-        return {"loglik": float(loglik[mask].mean()), "median_err_deg": float(np.median(e)),
-                "acc5": float((e < 5).mean()), "acc15": float((e < 15).mean()), "acc30": float((e < 30).mean()),
-                "images": int(mask.sum())}
+        return {"loglik": float(loglik[mask].mean()), **_errors_summary(error_deg[mask]), "images": int(mask.sum())}
 
     out = scores(np.ones(len(loglik), dtype=bool))
     out["per_shape"] = {str(s): scores(shapes == s) for s in dict.fromkeys(shapes.tolist())} if per_shape else {}
     return out
+
+
+def _errors_summary(e: np.ndarray) -> dict:
+    return {"median_err_deg": float(np.median(e)), "acc5": float((e < 5).mean()), "acc15": float((e < 15).mean()),
+            "acc30": float((e < 30).mean())}
 
 
 def uniform_loglik() -> float:

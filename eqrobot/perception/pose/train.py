@@ -38,18 +38,21 @@ class PoseTrainConfig:
     steps: int = 20000
     batch: int = 32
     lr: float = 1e-3
-    warmup: int = 500
+    warmup: int = -1  # steps of linear warm-up; -1: a tenth of the steps, at most 500
     seed: int = 0
     checkpoint_every: int = 500
     validate_every: int = 2000
     val_images: int = 500
     turn_images: bool = False  # each image turned by a random angle about its centre (augment.turn_in_plane)
+    start_from: str = ""  # weights to start from (fine-tuning); the architecture is theirs
 
     def __post_init__(self) -> None:
         if not 0 < self.fraction <= 1:
             raise ValueError(f"fraction must be in (0, 1], got {self.fraction}")
         if self.steps < 1 or self.batch < 1:
             raise ValueError("steps and batch must be positive")
+        if self.warmup < 0:
+            self.warmup = min(500, self.steps // 10)
 
 
 def loss(model: PoseNet, images: torch.Tensor, rotations: torch.Tensor, turn: torch.Tensor) -> torch.Tensor:
@@ -67,11 +70,11 @@ def train(out_dir: str | Path, cfg: PoseTrainConfig, model_cfg: PoseModelConfig 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model_cfg = model_cfg or PoseModelConfig()
     arrays = training_subset(load_arrays(cfg.data), cfg.fraction)
     validation = load_arrays(cfg.val_data, cfg.val_images) if cfg.val_data and cfg.validate_every else None
     torch.manual_seed(cfg.seed)
-    model = PoseNet(model_cfg).to(device)
+    model = starting_model(cfg, model_cfg, device)
+    model_cfg = model.config
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     history = {"step": [], "loss": [], "val_step": [], "val_loglik": [], "val_median_err_deg": []}
     start = 0
@@ -112,6 +115,19 @@ def train(out_dir: str | Path, cfg: PoseTrainConfig, model_cfg: PoseModelConfig 
     atomic_write_json(out / "history.json", history)
     plot_history(history, out / "training.png")
     return final
+
+
+def starting_model(cfg: PoseTrainConfig, model_cfg: PoseModelConfig | None, device: str) -> PoseNet:
+    """A fresh network of ``model_cfg``, or the weights of ``cfg.start_from`` (whose architecture
+    ``model_cfg``, when given, must match)."""
+    if not cfg.start_from:
+        return PoseNet(model_cfg or PoseModelConfig()).to(device)
+    model, _ = load_model(cfg.start_from, device)
+    if model_cfg is not None and model_cfg != model.config:
+        raise ValueError(f"{cfg.start_from} holds a network of kind {model.config.kind} for "
+                         f"{model.config.image_size} px images; asked for kind {model_cfg.kind}, "
+                         f"{model_cfg.image_size} px")
+    return model
 
 
 def training_subset(arrays: PoseArrays, fraction: float) -> PoseArrays:

@@ -105,7 +105,7 @@ def test_eval_pose_scores_objects_against_their_lookalikes(tmp_path):
     r = eqrobot("eval", "pose", "--data", str(data), "--lookalikes", "--out", str(out), "--device", "cpu")
     assert r.returncode == 0, r.stderr
     result = json.loads(out.read_text())
-    assert result["images"] == 4 and result["per_shape"] == {}
+    assert result["images"] == 4 and result["per_shape"] == {} and list(result["per_class"]) == ["object"]
     assert result["asymmetric"]["objects"] == 1 and result["asymmetric"]["images"] == 2
     assert "1 objects with no look-alike turn" in r.stdout
 

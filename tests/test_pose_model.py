@@ -13,7 +13,7 @@ from eqrobot.geometry.harmonics import so3_features, spherical_harmonics, wigner
 from eqrobot.geometry.rotations import random_rotations, rot_z
 from eqrobot.perception.pose.benchmark import UNSEEN_OBJECTS
 from eqrobot.perception.pose.data import TEST_SEED, load_arrays, write_dataset
-from eqrobot.perception.pose.evaluate import HALF_TURNS, errors, evaluate, evaluate_objects, uniform_loglik
+from eqrobot.perception.pose.evaluate import HALF_TURNS, class_of, errors, evaluate, evaluate_objects, uniform_loglik
 from eqrobot.perception.pose.model import (
     LOG_VOLUME,
     PoseModelConfig,
@@ -314,6 +314,12 @@ def test_shipped_objects_weights_find_unseen_objects_axes(tmp_path):
     assert result["loglik"] > 2.5  # uniform: -2.29; 4.17 on the benchmark's 1000 renders
     assert result["axes"]["median_err_deg"] < 20 and result["axes"]["acc30"] > 0.75
     assert result["axes"]["median_err_deg"] <= result["median_err_deg"]
+    assert result["per_class"]["object"]["images"] == 16
+
+
+def test_classes_are_the_names_before_an_instance_number():
+    assert [class_of(s) for s in ("mug-012", "object-807", "duck", "/parts/a-1.stl", "x-1234")] == \
+        ["mug", "object", "duck", "/parts/a-1.stl", "x-1234"]
 
 
 def test_axes_errors_forgive_only_half_turns_about_the_principal_axes():

@@ -84,8 +84,11 @@ def _run_pose(args: argparse.Namespace) -> int:
         r = result["asymmetric"]
         print(f"  {r['objects']} objects with no look-alike turn: median error {r['median_err_deg']:.1f} deg, "
               f"Acc@5 {r['acc5']:.2f}, Acc@15 {r['acc15']:.2f} on {r['images']} images")
-        print(f"  their principal axes, whichever way they point: median error {r['axes']['median_err_deg']:.1f} deg, "
+        print(f"  up to half turns about their frames' axes: median error {r['axes']['median_err_deg']:.1f} deg, "
               f"Acc@5 {r['axes']['acc5']:.2f}, Acc@15 {r['axes']['acc15']:.2f}")
+    for name, r in result.get("per_class", {}).items():
+        print(f"  {name:10s} log-likelihood {r['loglik']:6.2f}  median error {r['median_err_deg']:6.1f} deg  "
+              f"Acc@15 {r['acc15']:.2f}  ({r['images']} images)")
     return 0
 
 

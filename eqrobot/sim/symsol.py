@@ -4,8 +4,9 @@ PyBullet's CPU renderer into RGB and metric depth, and the solid's symmetry grou
 every orientation that looks the same is known. Asymmetric objects from pybullet_data (the
 duck, the teddy bear, ``object-NNN`` for random_urdfs/NNN, in its principal frame) render the
 same way, with the identity as their only symmetry, for tests on unseen instances
-(ModelNet10-SO(3)-style). So does any mesh file named by its path (``MESH_SUFFIXES``): the
-user's own part, in its file's frame, to train a model for it.
+(ModelNet10-SO(3)-style), instances of object families in their class's frame
+(``families``: ``mug-NNN``, ``chair-NNN``, ...) and any mesh file named by its path
+(``MESH_SUFFIXES``): the user's own part, in its file's frame, to train a model for it.
 SYMSOL-II-style marked solids break part of the symmetry: ``tetX`` (a tetrahedron with one
 face marked), ``cylO`` (a cylinder with a dot on its side), ``sphX`` (a sphere with a dot);
 which orientations look the same then depends on whether the mark is in view
@@ -30,6 +31,7 @@ import pybullet_data
 import trimesh
 
 from eqrobot.geometry.rotations import matrix_to_quat
+from eqrobot.sim import families
 from eqrobot.sim.world import ClientOwner
 
 SHAPES = ("tet", "cube", "icosa", "cone", "cyl")
@@ -51,7 +53,7 @@ LIGHT = (0.0, 0.0, -1.0)  # towards the light (camera frame): a headlight, so an
 
 def known(shape: str) -> bool:
     """Whether ``shape`` names a solid or an object this module can render."""
-    if shape in SHAPES or shape in OBJECT_FILES or shape in MARKED or mesh_file(shape):
+    if shape in SHAPES or shape in OBJECT_FILES or shape in MARKED or mesh_file(shape) or families.is_instance(shape):
         return True
     number = shape.removeprefix("object-")
     return (shape.startswith("object-") and number.isdigit() and len(number) == 3 and int(number) < RANDOM_OBJECTS
@@ -231,10 +233,13 @@ def _object(shape: str) -> trimesh.Trimesh:
     files' frames, centred on their bounding boxes."""
     if not known(shape):
         raise ValueError(f"shape must be one of {', '.join(SHAPES + tuple(OBJECT_FILES))}, object-000 .. "
-                         f"object-{RANDOM_OBJECTS - 1:03d} (not {_empty_names()}) or a mesh file "
+                         f"object-{RANDOM_OBJECTS - 1:03d} (not {_empty_names()}), <family>-000 .. <family>-999 "
+                         f"({', '.join(families.FAMILIES)}) or a mesh file "
                          f"({', '.join(MESH_SUFFIXES)}) that exists, got {shape!r}")
     if mesh_file(shape):
         return _scaled(_mesh_from_file(shape, shape))
+    if families.is_instance(shape):
+        return _scaled(families.instance_mesh(shape))
     number = shape.removeprefix("object-")
     relative = OBJECT_FILES.get(shape) or f"random_urdfs/{number}/{number}.obj"
     mesh = trimesh.load(f"{pybullet_data.getDataPath()}/{relative}", force="mesh")

@@ -8,8 +8,9 @@
 - ``median_err_deg``, ``acc5``, ``acc15``, ``acc30``: the angle from the refined best mode to
   the nearest ground-truth equivalent; median, share under 5, 15 and 30 degrees.
 Each also per shape, under ``per_shape``. Objects (``evaluate_objects``) also get ``axes``: the
-same errors up to the half turns about the principal axes, i.e. how well the axes are found
-whichever way they point (the strict error above stays the score).
+same errors up to the half turns about the axes of the object's frame (random_urdfs: its
+principal axes), i.e. how well the axes are found whichever way they point (the strict error
+above stays the score).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def evaluate_objects(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts
                      desc: str = "evaluating") -> dict:
     """``evaluate`` for objects from pybullet_data: an estimate off by one of the object's
     look-alike turns (``sim.object_symmetry``) counts as right; no ``per_shape`` (one row per
-    object), the objects with no look-alike turn apart under ``asymmetric``; ``axes`` in both
-    (the module docstring)."""
+    object), the objects with no look-alike turn apart under ``asymmetric`` and each class
+    (``class_of``) under ``per_class``; ``axes`` in each (the module docstring)."""
     arrays = with_lookalikes(arrays)
     loglik, best = estimate_images(model, arrays, batch, shifts, desc)
     error = errors(best, arrays.equivalents)
@@ -47,12 +48,21 @@ def evaluate_objects(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts
                                for e in arrays.equivalents])
     alone = np.array([len(e) == 1 for e in arrays.equivalents])
 
+    classes = np.array([class_of(str(s)) for s in arrays.shape])
+
     def scores(mask: np.ndarray) -> dict:
         return {**summarise(loglik[mask], error[mask], arrays.shape[mask], per_shape=False),
                 "axes": _errors_summary(axes_error[mask])}
 
     return {**scores(np.ones(len(arrays), dtype=bool)),
-            "asymmetric": {**scores(alone), "objects": len(set(arrays.shape[alone].tolist()))}}
+            "asymmetric": {**scores(alone), "objects": len(set(arrays.shape[alone].tolist()))},
+            "per_class": {c: scores(classes == c) for c in dict.fromkeys(classes.tolist())}}
+
+
+def class_of(shape: str) -> str:
+    """``mug-012`` -> ``mug``, ``object-807`` -> ``object``; a name without a number is its own class."""
+    name, _, number = shape.rpartition("-")
+    return name if name and len(number) == 3 and number.isdigit() else shape
 
 
 def with_lookalikes(arrays: PoseArrays) -> PoseArrays:

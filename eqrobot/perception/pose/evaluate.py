@@ -26,7 +26,7 @@ from eqrobot.perception.pose.predictor import DENSITY_LEVEL, angle_between, refi
 from eqrobot.progress import progress
 
 NORMALISER_SHIFTS = 8
-# the principal frame's sign convention: identity and the half turns about its x, y and z axes
+# which way an object frame's axes point: identity and the half turns about its x, y and z axes
 HALF_TURNS = np.array([np.diag(d) for d in ((1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1))], dtype=np.float64)
 
 

@@ -13,7 +13,15 @@ from eqrobot.geometry.harmonics import so3_features, spherical_harmonics, wigner
 from eqrobot.geometry.rotations import random_rotations, rot_z
 from eqrobot.perception.pose.benchmark import UNSEEN_OBJECTS
 from eqrobot.perception.pose.data import TEST_SEED, load_arrays, write_dataset
-from eqrobot.perception.pose.evaluate import HALF_TURNS, class_of, errors, evaluate, evaluate_objects, uniform_loglik
+from eqrobot.perception.pose.evaluate import (
+    HALF_TURNS,
+    class_of,
+    errors,
+    evaluate,
+    evaluate_objects,
+    uniform_loglik,
+    with_half_turns,
+)
 from eqrobot.perception.pose.model import (
     LOG_VOLUME,
     PoseModelConfig,
@@ -326,9 +334,9 @@ def test_axes_errors_forgive_only_half_turns_about_the_principal_axes():
     truth = random_rotations(1, seed=3)
     flipped = truth @ HALF_TURNS[1:]  # the frame's x, y or z pointing the other way
     assert np.allclose(errors(flipped, [truth] * 3), 180)
-    assert np.allclose(errors(flipped, [(truth[:, None] @ HALF_TURNS).reshape(-1, 3, 3)] * 3), 0, atol=1e-5)
+    assert np.allclose(errors(flipped, [with_half_turns(truth)] * 3), 0, atol=1e-5)
     quarter = truth @ rot_z(math.pi / 2)
-    assert np.allclose(errors(quarter, [(truth[:, None] @ HALF_TURNS).reshape(-1, 3, 3)]), 90)
+    assert np.allclose(errors(quarter, [with_half_turns(truth)]), 90)
 
 
 def test_warm_up_is_a_tenth_of_a_short_run_and_at_most_500_steps():

@@ -146,6 +146,13 @@ def refused(client, node, outputs: Outputs, msgs: list, reason: str) -> None:
     assert outputs.estimate(msgs[-1][1].header.stamp.sec) is None
 
 
+def subscribed_publishers(ros_client, node, *topics) -> list:
+    """A publisher per ``(message type, topic)``, returned once the node subscribes to each."""
+    publishers = [ros_client.publisher(kind, topic) for kind, topic in topics]
+    assert all(ros_client.wait_for_subscribers(p, timeout=60) for p in publishers), node.output()
+    return publishers
+
+
 @pytest.mark.ros
 def test_images_get_their_orientation_modes_and_markers_and_bad_images_are_refused(renders, ros_client, ros_env):
     (R, rgb, _), (R2, rgb2, _) = renders[0]
@@ -197,12 +204,9 @@ def test_depth_and_camera_info_give_a_position_and_a_depth_of_another_size_is_re
     (R, rgb, depth), (R2, rgb2, depth2) = renders[0]
     K = renders[1]
     with NodeProcess("eqrobot.ros.pose_node", PARAMS, OVERRIDES, env=ros_env) as node:
-        info_pub = ros_client.publisher(CameraInfo, "camera_info")
-        depth_pub = ros_client.publisher(Image, "depth")
-        image_pub = ros_client.publisher(Image, "image")
+        info_pub, depth_pub, image_pub = subscribed_publishers(
+            ros_client, node, (CameraInfo, "camera_info"), (Image, "depth"), (Image, "image"))
         out = Outputs(ros_client)
-        assert all(ros_client.wait_for_subscribers(p, timeout=60) for p in (info_pub, depth_pub, image_pub)), \
-            node.output()
 
         def with_position(stamp: int):
             e = out.estimate(stamp)
@@ -281,12 +285,9 @@ def test_a_box_on_roi_steers_the_estimate_to_an_object_off_the_axis(renders, ros
     expected = turn_onto(ray / np.linalg.norm(ray)) @ PosePredictor(device="cpu", modes=MODES)(rgb).rotation
     box = RegionOfInterest(x_offset=170, y_offset=20, width=128, height=128)
     with NodeProcess("eqrobot.ros.pose_node", PARAMS, {**OVERRIDES, "roi_timeout_s": 0.0}, env=ros_env) as node:
-        info_pub = ros_client.publisher(CameraInfo, "camera_info")
-        roi_pub = ros_client.publisher(RegionOfInterest, "roi")
-        image_pub = ros_client.publisher(Image, "image")
+        info_pub, roi_pub, image_pub = subscribed_publishers(
+            ros_client, node, (CameraInfo, "camera_info"), (RegionOfInterest, "roi"), (Image, "image"))
         out = Outputs(ros_client)
-        assert all(ros_client.wait_for_subscribers(p, timeout=60) for p in (info_pub, roi_pub, image_pub)), \
-            node.output()
 
         def send(stamp: int, roi: RegionOfInterest) -> bool:
             info_pub.publish(intrinsics_to_camera_info(CameraIntrinsics(wide, 320, 240, frame_id=FRAME)))

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from eqrobot.perception.pose.data import load_arrays
-from eqrobot.perception.pose.evaluate import HALF_TURNS, errors, estimate_images, with_lookalikes
+from eqrobot.perception.pose.evaluate import errors, estimate_images, with_half_turns, with_lookalikes
 from eqrobot.perception.pose.train import load_model
 from eqrobot.sim.symsol import SymsolCamera, solid
 
@@ -36,8 +36,7 @@ def main(test: str, weights: str) -> None:
     model, _ = load_model(weights)
     _, best = estimate_images(model, arrays)
     error = errors(best, arrays.equivalents)
-    up_to_half_turns = errors(best, [(e[:, None].astype(np.float64) @ HALF_TURNS).reshape(-1, 3, 3)
-                                     for e in arrays.equivalents])
+    up_to_half_turns = errors(best, [with_half_turns(e) for e in arrays.equivalents])
     alone = np.array([len(e) == 1 for e in arrays.equivalents])
     objects = sorted(set(arrays.shape[alone].tolist()))
     least = np.array([skewness(s).min() for s in objects])
@@ -57,7 +56,7 @@ def silhouette_tells(arrays) -> tuple[np.ndarray, np.ndarray]:
     picture is positive (the frame points along the surface's), and whether the axis lies
     within 37 deg of the image plane."""
     centre = SymsolCamera(arrays.rgb.shape[1]).intrinsics()[:2, 2] - 0.5
-    rows, cols = np.nonzero(np.ones(arrays.rgb.shape[1:3]))
+    rows, cols = np.indices(arrays.rgb.shape[1:3]).reshape(2, -1)
     pixels = np.stack([cols, rows], axis=1) - centre
     told, in_plane = [], []
     for rgb, rotation in zip(arrays.rgb, arrays.rotation, strict=True):

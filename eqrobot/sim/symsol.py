@@ -237,7 +237,7 @@ def _object(shape: str) -> trimesh.Trimesh:
                          f"({', '.join(families.FAMILIES)}) or a mesh file "
                          f"({', '.join(MESH_SUFFIXES)}) that exists, got {shape!r}")
     if mesh_file(shape):
-        return _scaled(_mesh_from_file(shape, shape))
+        return _scaled(_mesh_from_file(shape))
     if families.is_instance(shape):
         return _scaled(families.instance_mesh(shape))
     number = shape.removeprefix("object-")
@@ -252,13 +252,13 @@ def _object(shape: str) -> trimesh.Trimesh:
     return _scaled(mesh)
 
 
-def _mesh_from_file(path: str, shape: str) -> trimesh.Trimesh:
+def _mesh_from_file(path: str) -> trimesh.Trimesh:
     try:
         mesh = trimesh.load(path, force="mesh")
     except Exception as e:  # trimesh raises many kinds for files it cannot read
-        raise ValueError(f"{shape}: not a readable mesh ({e})") from e
+        raise ValueError(f"{path}: not a readable mesh ({e})") from e
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
-        raise ValueError(f"{shape}: the file holds no triangles")
+        raise ValueError(f"{path}: the file holds no triangles")
     mesh.apply_translation(-mesh.bounding_box.centroid)
     return mesh
 

@@ -44,8 +44,7 @@ def evaluate_objects(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts
     arrays = with_lookalikes(arrays)
     loglik, best = estimate_images(model, arrays, batch, shifts, desc)
     error = errors(best, arrays.equivalents)
-    axes_error = errors(best, [(e[:, None].astype(np.float64) @ HALF_TURNS).reshape(-1, 3, 3)
-                               for e in arrays.equivalents])
+    axes_error = errors(best, [with_half_turns(e) for e in arrays.equivalents])
     alone = np.array([len(e) == 1 for e in arrays.equivalents])
 
     classes = np.array([class_of(str(s)) for s in arrays.shape])
@@ -57,6 +56,11 @@ def evaluate_objects(model: PoseNet, arrays: PoseArrays, batch: int = 32, shifts
     return {**scores(np.ones(len(arrays), dtype=bool)),
             "asymmetric": {**scores(alone), "objects": len(set(arrays.shape[alone].tolist()))},
             "per_class": {c: scores(classes == c) for c in dict.fromkeys(classes.tolist())}}
+
+
+def with_half_turns(equivalents: np.ndarray) -> np.ndarray:
+    """``(K, 3, 3)`` orientations -> ``(4K, 3, 3)``: each also with its frame's axes turned half a turn."""
+    return (equivalents[:, None].astype(np.float64) @ HALF_TURNS).reshape(-1, 3, 3)
 
 
 def class_of(shape: str) -> str:
